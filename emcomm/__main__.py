@@ -1,0 +1,5 @@
+import sys
+
+from emcomm.cli import main
+
+sys.exit(main())

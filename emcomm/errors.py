@@ -1,0 +1,73 @@
+"""The exception hierarchy: every error emcomm raises on purpose derives from EmcommError.
+
+Rule of this module: *local misuse* (a bad argument, a broken file the user wrote) and
+*remote bad input* (a frame from the network) are different branches, so that a caller
+can drop remote input and count it while surfacing local mistakes to the user.
+Every message says what was wrong and, where it can, how to fix it.
+"""
+
+from __future__ import annotations
+
+
+class EmcommError(Exception):
+    """Base of every error emcomm raises on purpose."""
+
+
+class UsageError(EmcommError):
+    """Local misuse: a bad argument, option or configuration given by the user."""
+
+
+class ScenarioError(UsageError):
+    """A scenario file is missing, unreadable or does not follow the schema.
+
+    ``problems`` lists each problem as ``(location, message)``, where location is a
+    ``file:line`` or a dotted key path such as ``links[3].kind``.
+    """
+
+    def __init__(self, path: str, problems: list[tuple[str, str]]):
+        self.path = path
+        self.problems = list(problems)
+        lines = [f"{path}: {len(self.problems)} problem(s):"]
+        lines += [f"  {loc}: {msg}" for loc, msg in self.problems]
+        super().__init__("\n".join(lines))
+
+
+class HazardError(UsageError):
+    """A hazard is described with impossible parameters (negative magnitude, empty track...)."""
+
+
+class RoutingError(EmcommError):
+    """Base of routing failures."""
+
+
+class UnknownNodeError(RoutingError, UsageError):
+    """A node id that the topology does not contain."""
+
+
+class NoPathError(RoutingError):
+    """No usable path exists; the message says which part of the graph is cut off."""
+
+
+class WeightError(RoutingError, UsageError):
+    """A link metric is negative, NaN or otherwise unusable as a weight."""
+
+
+class MessageTooLargeError(RoutingError):
+    """The message is larger than any path towards its destination can carry."""
+
+
+class RemoteInputError(EmcommError):
+    """Bad input from the network: the frame is dropped and counted, the node runs on.
+
+    ``reason`` is a short stable token used as a counter name (``malformed``,
+    ``oversize``, ``bad_version``, ``unknown_peer``...).
+    """
+
+    def __init__(self, reason: str, detail: str = ""):
+        self.reason = reason
+        self.detail = detail
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+
+
+class StoreError(EmcommError):
+    """The persistent store cannot accept or read data (disk full, corrupt file)."""

@@ -1,0 +1,1 @@
+"""Hazard models: flood, fire, earthquake, typhoon → link and node state over time."""

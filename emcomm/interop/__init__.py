@@ -1,0 +1,1 @@
+"""emcomm.interop"""

@@ -1,0 +1,1 @@
+"""Link kinds, their profiles, propagation and power models, and link emulation."""

@@ -1,0 +1,1 @@
+"""The topology graph, its compilation to arrays, and the Numba routing kernels."""
