@@ -1,0 +1,306 @@
+"""The relay node's persistent store: SQLite in WAL mode, group commit, restore on restart.
+
+This module owns the on-disk state of one node: message records (the messages it holds in
+custody), the ids it has already seen (duplicate suppression, with expiry), and a small
+key/value table (link-state database, sequence numbers). It must not decide anything about
+messages (that is the core's job) and never reads a clock: every time is passed in.
+
+Durability rule (custody): a message may be acknowledged to the previous hop only after
+``commit`` / ``put_many`` has *returned*. The database runs in WAL mode with
+``synchronous=FULL``: SQLite fsyncs the write-ahead log at the end of every transaction, so
+every transaction whose commit returned survives a process kill *and* a power loss (with
+``NORMAL`` a power loss may roll back the last transactions, which would break custody).
+WAL frames carry checksums, so a torn tail of the log left by a power cut is discarded on
+the next open and the database stays at its last committed transaction. Group commit
+(``commit`` with many records) pays the one fsync for a whole batch.
+
+Example
+-------
+>>> import tempfile, os
+>>> d = tempfile.mkdtemp()
+>>> with Store.open(os.path.join(d, "node.db")) as s:
+...     s.put_many([MessageRecord(b"\\x01" * 16, 0, b"env", "queued", {"next_hop": "b"}, 1.0)])
+...     [r.state for r in s.load(now=2.0).records]
+['queued']
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import sqlite3
+from typing import Any, Iterable, Iterator, Mapping
+
+import msgpack
+
+from emcomm.errors import StoreError
+
+SCHEMA_VERSION = 1
+# "EMCM" as a 32-bit SQLite application id: a file from another program is refused at open.
+APPLICATION_ID = 0x454D434D
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS messages (
+    msg_id   BLOB PRIMARY KEY,
+    priority INTEGER NOT NULL,
+    envelope BLOB NOT NULL,
+    state    TEXT NOT NULL,
+    metadata BLOB NOT NULL,
+    updated  REAL NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS messages_by_priority ON messages(priority, updated);
+CREATE TABLE IF NOT EXISTS seen (
+    msg_id     BLOB PRIMARY KEY,
+    expires_s  REAL NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS seen_by_expiry ON seen(expires_s);
+CREATE TABLE IF NOT EXISTS kv (
+    key   TEXT PRIMARY KEY,
+    value BLOB NOT NULL
+) WITHOUT ROWID;
+"""
+
+
+@dataclasses.dataclass(frozen=True)
+class MessageRecord:
+    """One message held in custody: its envelope bytes and the core's bookkeeping.
+
+    ``metadata`` is any msgpack-able mapping the core wants back after a restart (next hop,
+    attempts, fragments sent...). ``updated_s`` is the core's clock when it was written.
+    """
+
+    msg_id: bytes
+    priority: int
+    envelope: bytes
+    state: str
+    metadata: Mapping[str, Any]
+    updated_s: float
+
+
+@dataclasses.dataclass(frozen=True)
+class StoredState:
+    """Everything a node had committed, as read back at start-up (see ``Store.load``)."""
+
+    records: list[MessageRecord]       # most urgent first, then oldest first
+    seen: dict[bytes, float]           # msg_id -> expiry time (core clock, seconds)
+    kv: dict[str, bytes]               # link-state database, sequence numbers...
+
+
+@dataclasses.dataclass(frozen=True)
+class Batch:
+    """One group commit: everything in it becomes durable together, or nothing does."""
+
+    puts: tuple[MessageRecord, ...] = ()
+    forgets: tuple[bytes, ...] = ()
+    seen: tuple[tuple[bytes, float], ...] = ()     # (msg_id, expires_s)
+    kv: tuple[tuple[str, bytes], ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.puts or self.forgets or self.seen or self.kv)
+
+
+def _translate(exc: sqlite3.Error, path: str, doing: str) -> StoreError:
+    """Turn an sqlite3 error into a StoreError that says what to do about it."""
+    text = str(exc)
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code == sqlite3.SQLITE_FULL or "full" in text:
+        hint = "the disk (or the store's size limit) is full; free space or raise --store-max-mb"
+    elif "not a database" in text or "malformed" in text or code in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB):
+        hint = "the file is corrupt; move it aside and restart (queued messages in it are lost)"
+    elif code == sqlite3.SQLITE_READONLY or "readonly" in text:
+        hint = "the data directory is read-only; give the node a writable --data-dir"
+    elif "locked" in text or code == sqlite3.SQLITE_BUSY:
+        hint = "another process holds the store; is a second node running on the same data directory?"
+    else:
+        hint = "I/O error; check the disk"
+    return StoreError(f"store {path}: {doing} failed: {text} ({hint})")
+
+
+class Store:
+    """A node's durable state in one SQLite file. Not thread-safe: one owner, one thread."""
+
+    def __init__(self, conn: sqlite3.Connection, path: str):
+        self._conn = conn
+        self.path = path
+        self.commits = 0          # transactions committed (each one fsync)
+
+    # -- opening ---------------------------------------------------------------------
+    @classmethod
+    def open(cls, path: str | os.PathLike[str], *, max_size_bytes: int | None = None) -> "Store":
+        """Open (or create) the store at ``path``, checking it is intact.
+
+        ``max_size_bytes`` caps the file: a write beyond it fails with StoreError exactly
+        like a full disk (nothing is acknowledged that was not stored).
+
+        >>> import tempfile, os
+        >>> Store.open(os.path.join(tempfile.mkdtemp(), "n.db")).close()
+        """
+        spath = os.fspath(path)
+        parent = os.path.dirname(os.path.abspath(spath))
+        if not os.path.isdir(parent):
+            raise StoreError(f"store {spath}: directory {parent} does not exist; create it or choose another --data-dir")
+        fresh = not os.path.exists(spath) or os.path.getsize(spath) == 0
+        try:
+            conn = sqlite3.connect(spath, isolation_level=None, check_same_thread=False)
+        except sqlite3.Error as exc:
+            raise _translate(exc, spath, "open") from exc
+        try:
+            if not fresh:
+                app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+                if app_id != APPLICATION_ID:
+                    raise StoreError(
+                        f"store {spath}: not an emcomm node store (application id {app_id:#x}); "
+                        "point --data-dir at the node's own directory")
+                problems = [row[0] for row in conn.execute("PRAGMA quick_check(5)")]
+                if problems != ["ok"]:
+                    raise StoreError(
+                        f"store {spath}: the file is corrupt ({'; '.join(problems)}); move it aside "
+                        "and restart (queued messages in it are lost)")
+                version = conn.execute("PRAGMA user_version").fetchone()[0]
+                if version > SCHEMA_VERSION:
+                    raise StoreError(
+                        f"store {spath}: written by a newer emcomm (schema {version} > {SCHEMA_VERSION}); upgrade emcomm")
+            mode = conn.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+            if mode.lower() != "wal":
+                raise StoreError(f"store {spath}: the file system does not support WAL mode (got {mode}); use a local disk")
+            conn.execute("PRAGMA synchronous=FULL")
+            conn.execute("PRAGMA busy_timeout=2000")
+            if fresh:
+                conn.execute(f"PRAGMA application_id={APPLICATION_ID}")
+            conn.executescript(_SCHEMA)
+            conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+            if max_size_bytes is not None:
+                page = conn.execute("PRAGMA page_size").fetchone()[0]
+                conn.execute(f"PRAGMA max_page_count={max(1, int(max_size_bytes) // page)}")
+        except StoreError:
+            conn.close()
+            raise
+        except sqlite3.Error as exc:
+            conn.close()
+            raise _translate(exc, spath, "open") from exc
+        return cls(conn, spath)
+
+    def close(self) -> None:
+        """Checkpoint the log into the main file and close. Safe to call twice."""
+        if self._conn is None:
+            return
+        try:
+            self._conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        except sqlite3.Error:
+            pass  # the WAL stays; it is replayed at the next open
+        self._conn.close()
+        self._conn = None  # type: ignore[assignment]
+
+    def __enter__(self) -> "Store":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- writing ---------------------------------------------------------------------
+    def commit(self, batch: Batch) -> None:
+        """Make a whole batch durable in one synced transaction (group commit).
+
+        When this returns, every record in the batch survives a kill -9 or a power loss;
+        when it raises StoreError, none of it was stored and nothing may be acknowledged.
+        """
+        if not batch:
+            return
+        conn = self._live()
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                if batch.puts:
+                    conn.executemany(
+                        "INSERT OR REPLACE INTO messages(msg_id, priority, envelope, state, metadata, updated) "
+                        "VALUES (?, ?, ?, ?, ?, ?)",
+                        [(_id(r.msg_id), int(r.priority), bytes(r.envelope), str(r.state),
+                          msgpack.packb(dict(r.metadata), use_bin_type=True), float(r.updated_s))
+                         for r in batch.puts])
+                if batch.forgets:
+                    conn.executemany("DELETE FROM messages WHERE msg_id = ?", [(_id(m),) for m in batch.forgets])
+                if batch.seen:
+                    conn.executemany("INSERT OR REPLACE INTO seen(msg_id, expires_s) VALUES (?, ?)",
+                                     [(_id(m), float(t)) for m, t in batch.seen])
+                if batch.kv:
+                    conn.executemany("INSERT OR REPLACE INTO kv(key, value) VALUES (?, ?)",
+                                     [(str(k), bytes(v)) for k, v in batch.kv])
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+        except sqlite3.Error as exc:
+            raise _translate(exc, self.path, f"commit of {len(batch.puts)} message(s)") from exc
+        except (TypeError, ValueError) as exc:
+            raise StoreError(f"store {self.path}: a record cannot be stored: {exc}") from exc
+        self.commits += 1
+
+    def put_many(self, records: Iterable[MessageRecord]) -> None:
+        """Store (or replace) message records in one synced transaction."""
+        self.commit(Batch(puts=tuple(records)))
+
+    def forget_many(self, msg_ids: Iterable[bytes]) -> None:
+        """Remove message records (delivered, handed on, expired) in one transaction."""
+        self.commit(Batch(forgets=tuple(msg_ids)))
+
+    def mark_seen(self, entries: Iterable[tuple[bytes, float]]) -> None:
+        """Remember message ids until their expiry time (duplicate suppression)."""
+        self.commit(Batch(seen=tuple(entries)))
+
+    def set_values(self, items: Mapping[str, bytes]) -> None:
+        """Store key/value entries (link-state database, sequence numbers)."""
+        self.commit(Batch(kv=tuple(items.items())))
+
+    def expire_seen(self, now: float) -> int:
+        """Drop seen ids whose expiry is at or before ``now``; returns how many."""
+        conn = self._live()
+        try:
+            cur = conn.execute("DELETE FROM seen WHERE expires_s <= ?", (float(now),))
+        except sqlite3.Error as exc:
+            raise _translate(exc, self.path, "expiry of seen ids") from exc
+        return cur.rowcount
+
+    # -- reading ---------------------------------------------------------------------
+    def load(self, now: float) -> StoredState:
+        """Read back everything committed: the state a restarted node resumes from.
+
+        Seen ids already expired at ``now`` are left out.
+        """
+        conn = self._live()
+        try:
+            records = [
+                MessageRecord(bytes(mid), prio, bytes(env), state,
+                              msgpack.unpackb(meta, raw=False), updated)
+                for mid, prio, env, state, meta, updated in conn.execute(
+                    "SELECT msg_id, priority, envelope, state, metadata, updated FROM messages "
+                    "ORDER BY priority, updated")
+            ]
+            seen = {bytes(m): t for m, t in conn.execute("SELECT msg_id, expires_s FROM seen WHERE expires_s > ?",
+                                                          (float(now),))}
+            kv = {k: bytes(v) for k, v in conn.execute("SELECT key, value FROM kv")}
+        except sqlite3.Error as exc:
+            raise _translate(exc, self.path, "load") from exc
+        except (ValueError, msgpack.UnpackException) as exc:
+            raise StoreError(f"store {self.path}: a record's metadata is unreadable ({exc}); the file is corrupt") from exc
+        return StoredState(records, seen, kv)
+
+    def message_ids(self) -> Iterator[bytes]:
+        """Ids of every message held (for checks and status)."""
+        for (mid,) in self._live().execute("SELECT msg_id FROM messages"):
+            yield bytes(mid)
+
+    def count(self) -> int:
+        """How many messages are held in custody."""
+        return int(self._live().execute("SELECT COUNT(*) FROM messages").fetchone()[0])
+
+    def _live(self) -> sqlite3.Connection:
+        if self._conn is None:
+            raise StoreError(f"store {self.path}: already closed")
+        return self._conn
+
+
+def _id(msg_id: bytes) -> bytes:
+    if not isinstance(msg_id, (bytes, bytearray, memoryview)) or len(msg_id) == 0:
+        raise TypeError(f"message id must be non-empty bytes, got {msg_id!r}")
+    return bytes(msg_id)
