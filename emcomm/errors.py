@@ -33,7 +33,15 @@ class ScenarioError(UsageError):
 
 
 class HazardError(UsageError):
-    """A hazard is described with impossible parameters (negative magnitude, empty track...)."""
+    """A hazard is described with impossible parameters (negative magnitude, empty track...).
+
+    ``key`` names the offending parameter as a path such as ``track[2].lat_deg``
+    (``None`` when the problem is not one parameter's).
+    """
+
+    def __init__(self, message: str, key: str | None = None):
+        self.key = key
+        super().__init__(f"{key}: {message}" if key else message)
 
 
 class RoutingError(EmcommError):
