@@ -36,11 +36,13 @@ class HazardError(UsageError):
     """A hazard is described with impossible parameters (negative magnitude, empty track...).
 
     ``key`` names the offending parameter as a path such as ``track[2].lat_deg``
-    (``None`` when the problem is not one parameter's).
+    (``None`` when the problem is not one parameter's); ``detail`` is the message
+    without the key, for callers that print the key in their own location format.
     """
 
     def __init__(self, message: str, key: str | None = None):
         self.key = key
+        self.detail = message
         super().__init__(f"{key}: {message}" if key else message)
 
 
