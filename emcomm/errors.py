@@ -81,3 +81,8 @@ class RemoteInputError(EmcommError):
 
 class StoreError(EmcommError):
     """The persistent store cannot accept or read data (disk full, corrupt file)."""
+
+
+class RecordingError(UsageError):
+    """A drill recording is missing, truncated before its header, corrupt, or from a newer
+    format version than this emcomm reads; the message names the file and the offset."""
