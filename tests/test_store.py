@@ -174,3 +174,19 @@ def test_every_commit_that_returned_survives_kill_9_of_the_writer(tmp_path: Path
         held = {int.from_bytes(m, "big") for m in s.message_ids()}
     missing = set(range(acked + 1)) - held
     assert not missing, f"acknowledged but lost after kill -9: {sorted(missing)[:10]}"
+
+
+def _inbox(i: int, t: float) -> "InboxEntry":
+    from emcomm.node.store import InboxEntry
+
+    return InboxEntry(i.to_bytes(16, "big"), "a", "b", 0, 0, 1.0, f"m{i}".encode(), t)
+
+
+def test_a_message_delivered_twice_is_in_the_inbox_once(tmp_path: Path) -> None:
+    with Store.open(tmp_path / "n.db") as s:
+        s.commit(Batch(inbox=(_inbox(1, 1.0), _inbox(2, 2.0))))
+        s.commit(Batch(inbox=(_inbox(1, 3.0),)))  # re-delivered after a restart
+        got = s.inbox()
+        assert [(e.msg_id, e.delivered_s) for e in got] == [(_inbox(1, 0).msg_id, 1.0), (_inbox(2, 0).msg_id, 2.0)]
+        assert s.inbox(after_seq=got[0].seq) == got[1:]
+        assert s.inbox_count() == 2

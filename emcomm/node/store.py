@@ -1,8 +1,10 @@
 """The relay node's persistent store: SQLite in WAL mode, group commit, restore on restart.
 
 This module owns the on-disk state of one node: message records (the messages it holds in
-custody), the ids it has already seen (duplicate suppression, with expiry), and a small
-key/value table (link-state database, sequence numbers). It must not decide anything about
+custody), the ids it has already seen (duplicate suppression, with expiry), a small
+key/value table (link-state database, sequence numbers), and the inbox: messages delivered
+to this node's application, kept once per msg_id (a re-delivery after a restart is absorbed
+here, so the application sees every message exactly once). It must not decide anything about
 messages (that is the core's job) and never reads a clock: every time is passed in.
 
 Durability rule (custody): a message may be acknowledged to the previous hop only after
@@ -54,6 +56,17 @@ CREATE TABLE IF NOT EXISTS seen (
     expires_s  REAL NOT NULL
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS seen_by_expiry ON seen(expires_s);
+CREATE TABLE IF NOT EXISTS inbox (
+    seq          INTEGER PRIMARY KEY AUTOINCREMENT,
+    msg_id       BLOB NOT NULL UNIQUE,
+    src          TEXT NOT NULL,
+    dst          TEXT NOT NULL,
+    priority     INTEGER NOT NULL,
+    content_type INTEGER NOT NULL,
+    created_s    REAL NOT NULL,
+    payload      BLOB NOT NULL,
+    delivered_s  REAL NOT NULL
+);
 CREATE TABLE IF NOT EXISTS kv (
     key   TEXT PRIMARY KEY,
     value BLOB NOT NULL
@@ -78,6 +91,21 @@ class MessageRecord:
 
 
 @dataclasses.dataclass(frozen=True)
+class InboxEntry:
+    """A message delivered to this node's application. ``seq`` orders the inbox (0 = not yet stored)."""
+
+    msg_id: bytes
+    src: str
+    dst: str
+    priority: int
+    content_type: int
+    created_s: float
+    payload: bytes
+    delivered_s: float
+    seq: int = 0
+
+
+@dataclasses.dataclass(frozen=True)
 class StoredState:
     """Everything a node had committed, as read back at start-up (see ``Store.load``)."""
 
@@ -94,9 +122,10 @@ class Batch:
     forgets: tuple[bytes, ...] = ()
     seen: tuple[tuple[bytes, float], ...] = ()     # (msg_id, expires_s)
     kv: tuple[tuple[str, bytes], ...] = ()
+    inbox: tuple[InboxEntry, ...] = ()
 
     def __bool__(self) -> bool:
-        return bool(self.puts or self.forgets or self.seen or self.kv)
+        return bool(self.puts or self.forgets or self.seen or self.kv or self.inbox)
 
 
 def _translate(exc: sqlite3.Error, path: str, doing: str) -> StoreError:
@@ -225,6 +254,13 @@ class Store:
                 if batch.kv:
                     conn.executemany("INSERT OR REPLACE INTO kv(key, value) VALUES (?, ?)",
                                      [(str(k), bytes(v)) for k, v in batch.kv])
+                if batch.inbox:
+                    # a message delivered again after a restart keeps its first entry
+                    conn.executemany(
+                        "INSERT OR IGNORE INTO inbox(msg_id, src, dst, priority, content_type, created_s, payload, "
+                        "delivered_s) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                        [(_id(e.msg_id), str(e.src), str(e.dst), int(e.priority), int(e.content_type),
+                          float(e.created_s), bytes(e.payload), float(e.delivered_s)) for e in batch.inbox])
                 conn.execute("COMMIT")
             except BaseException:
                 if conn.in_transaction:
@@ -284,6 +320,23 @@ class Store:
         except (ValueError, msgpack.UnpackException) as exc:
             raise StoreError(f"store {self.path}: a record's metadata is unreadable ({exc}); the file is corrupt") from exc
         return StoredState(records, seen, kv)
+
+    def inbox(self, after_seq: int = 0, limit: int = 1000) -> list[InboxEntry]:
+        """Delivered messages with ``seq`` above ``after_seq``, oldest first (for the application).
+
+        An application reads the inbox with the last ``seq`` it has seen as a cursor.
+        """
+        try:
+            rows = self._live().execute(
+                "SELECT msg_id, src, dst, priority, content_type, created_s, payload, delivered_s, seq FROM inbox "
+                "WHERE seq > ? ORDER BY seq LIMIT ?", (int(after_seq), int(limit))).fetchall()
+        except sqlite3.Error as exc:
+            raise _translate(exc, self.path, "inbox read") from exc
+        return [InboxEntry(bytes(r[0]), r[1], r[2], r[3], r[4], r[5], bytes(r[6]), r[7], r[8]) for r in rows]
+
+    def inbox_count(self) -> int:
+        """How many messages the application has received here."""
+        return int(self._live().execute("SELECT COUNT(*) FROM inbox").fetchone()[0])
 
     def message_ids(self) -> Iterator[bytes]:
         """Ids of every message held (for checks and status)."""
