@@ -86,3 +86,7 @@ class StoreError(EmcommError):
 class RecordingError(UsageError):
     """A drill recording is missing, truncated before its header, corrupt, or from a newer
     format version than this emcomm reads; the message names the file and the offset."""
+
+
+class UnknownLinkError(RoutingError, UsageError):
+    """A link id that the topology does not contain."""
