@@ -1,0 +1,111 @@
+"""The node's route provider: next hop (one of its own links) by destination, size and priority.
+
+This module owns answering "which of my links should this message go out on?" from the
+topology graph the link-state database builds. It prices links with the router's cost
+formula and policy table (``emcomm.router.cost.link_cost``, ``emcomm.router.policy``), so a
+live node and a drill agree on what a path costs, and runs a NetworkX Dijkstra over the
+graph (the node's view is small: tens of nodes). It must not keep queues, send anything,
+or read a clock. Results are cached per (priority, size class) until the graph changes.
+
+Example
+-------
+>>> import networkx as nx
+>>> g = nx.MultiGraph()
+>>> g.add_edge("a", "b", key="ab/beidou", kind="beidou", up=True, latency_s=1.0, rate_bps=233.0,
+...            mtu_bytes=1750, min_interval_s=60.0, loss=0.0, cost_per_mb=0.0)
+'ab/beidou'
+>>> g.add_edge("a", "b", key="ab/tiantong", kind="tiantong", up=True, latency_s=0.275, rate_bps=384e3,
+...            mtu_bytes=1400, min_interval_s=0.0, loss=0.0, cost_per_mb=10.0)
+'ab/tiantong'
+>>> r = RouteProvider("a", {"ab/beidou", "ab/tiantong"})
+>>> r.update(g)
+>>> r.next_hop("b", 200, 0), r.next_hop("b", 200, 3), r.next_hop("zz", 200, 0)
+('ab/tiantong', 'ab/tiantong', None)
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Iterable
+
+import networkx as nx
+
+from emcomm.router import attrs
+from emcomm.router.cost import link_cost
+from emcomm.router.policy import KIND_CODE, RoutingPolicy
+
+
+def _size_class(size_bytes: int) -> int:
+    # powers of two: routes for 700 B and 1,000 B are the same question
+    return max(0, int(size_bytes) - 1).bit_length()
+
+
+class RouteProvider:
+    """Next hop per (destination, size, priority) over the current topology graph."""
+
+    def __init__(self, self_id: str, own_link_ids: Iterable[str], policy: RoutingPolicy | None = None):
+        self.self_id = self_id
+        self.own_link_ids = set(own_link_ids)
+        self.policy = policy or RoutingPolicy.default()
+        self._graph: nx.MultiGraph = nx.MultiGraph()
+        self._graph.add_node(self_id)
+        self._cache: dict[tuple[int, int], dict[str, list[str]]] = {}
+        self.version = 0
+
+    def update(self, graph: nx.MultiGraph) -> None:
+        """Use a new topology graph (drops cached routes)."""
+        self._graph = graph
+        self._cache.clear()
+        self.version += 1
+
+    def _edge_weight(self, size_bytes: int, priority: int, u: str, v: str, key: str, d: dict[str, Any]) -> float | None:
+        kind = KIND_CODE.get(str(d.get(attrs.EDGE_KIND)))
+        if kind is None or (u == self.self_id or v == self.self_id) and key not in self.own_link_ids:
+            return None
+        c = link_cost(size_bytes, priority, kind, latency_s=d[attrs.EDGE_LATENCY_S], rate_bps=d[attrs.EDGE_RATE_BPS],
+                      mtu_bytes=d[attrs.EDGE_MTU_BYTES], min_interval_s=d[attrs.EDGE_MIN_INTERVAL_S],
+                      loss=min(d[attrs.EDGE_LOSS], 0.99), cost_per_mb=d[attrs.EDGE_COST_PER_MB],
+                      up=bool(d.get(attrs.EDGE_UP, True)), policy=self.policy)
+        return None if c is None else c.weight + 1e-6  # a tiny hop penalty prefers fewer hops on ties
+
+    def _weight_fn(self, size_bytes: int, priority: int) -> Callable[[str, str, dict[str, Any]], float | None]:
+        def weight(u: str, v: str, keyed: dict[str, dict[str, Any]]) -> float | None:
+            ws = [w for k, d in keyed.items() if (w := self._edge_weight(size_bytes, priority, u, v, k, d)) is not None]
+            return min(ws) if ws else None
+        return weight
+
+    def next_hop(self, dst: str, size_bytes: int, priority: int, *, avoid: Iterable[str] = ()) -> str | None:
+        """The link id to send on, or None when no usable path exists now.
+
+        ``avoid`` lists link ids not to use (e.g. the one the message came in on).
+        """
+        avoid = set(avoid)
+        if dst == self.self_id or dst not in self._graph:
+            return None
+        size_class = _size_class(size_bytes)
+        size = 1 << size_class
+        if avoid:
+            g = self._graph.copy()
+            g.remove_edges_from([(u, v, k) for u, v, k in g.edges(keys=True) if k in avoid])
+            paths = nx.single_source_dijkstra_path(g, self.self_id, weight=self._weight_fn(size, priority))
+        else:
+            key = (priority, size_class)
+            paths = self._cache.get(key)
+            if paths is None:
+                paths = self._cache[key] = nx.single_source_dijkstra_path(
+                    self._graph, self.self_id, weight=self._weight_fn(size, priority))
+        path = paths.get(dst)
+        if not path or len(path) < 2:
+            return None
+        first = path[1]
+        best: tuple[float, str] | None = None
+        for k, d in self._graph.get_edge_data(self.self_id, first, default={}).items():
+            if k in avoid:
+                continue
+            w = self._edge_weight(size, priority, self.self_id, first, k, d)
+            if w is not None and (best is None or (w, k) < best):
+                best = (w, k)
+        return None if best is None else best[1]
+
+    def reachable(self) -> set[str]:
+        """Nodes in the current graph (for status)."""
+        return set(self._graph.nodes)
