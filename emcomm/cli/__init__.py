@@ -19,6 +19,7 @@ from emcomm.errors import EmcommError
 COMMAND_MODULES: tuple[str, ...] = (
     "emcomm.cli.scenario_cmd",
     "emcomm.cli.demo_cmd",
+    "emcomm.cli.node_cmd",
 )
 
 
