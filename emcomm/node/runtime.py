@@ -1,0 +1,539 @@
+"""The relay node process: drives one NodeCore with ZeroMQ sockets, a clock and the store.
+
+This module owns the I/O of a live node: a ROUTER socket bound for peers (each peer's
+routing id is its node id), one DEALER per neighbour, a PUB socket for telemetry, the local
+API socket, the emulated link each outgoing frame passes through, the SQLite store with
+group commit, signals and the event loop. It must not make protocol decisions (the core
+does): it executes the core's actions in order and feeds it frames, API requests, time
+and link changes.
+
+Frames between peers are two-part messages ``[link_id, data]``. A frame is handed to the
+core only if its sender's routing id is a configured neighbour *and* the link id is one of
+the links to that neighbour; anything else is dropped with a logged reason and a counter.
+
+Custody: ``Persist``/``Forget``/``Deliver`` actions are gathered while a burst of input is
+processed and committed in one synced transaction (group commit); only then is
+``core.stored`` called, which releases the hop-acks and "accepted" receipts. ZeroMQ drops
+frames queued towards a peer that disconnects; the core's hop-acks and retransmissions
+recover them.
+
+The clock is wall-clock seconds (``time.time``): times the core persists (expiry of seen
+ids, retransmission deadlines) stay meaningful across a restart or a reboot, which a
+monotonic clock does not promise.
+
+Example (in a program; ``emcomm node`` does this)::
+
+    rt = NodeRuntime(load_config("node.toml"))
+    rt.start()
+    rt.run()          # until SIGINT/SIGTERM or rt.stop()
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import fcntl
+import json
+import logging
+import os
+import signal
+import threading
+import time
+import zlib
+from typing import Any, Callable
+
+import msgpack
+import zmq
+
+from emcomm.errors import EmcommError, RemoteInputError, StoreError, UsageError
+from emcomm.links.emulation import EmulatedLink, Sent
+from emcomm.node import api as API
+from emcomm.node.actions import Deliver, Dropped, Forget, Persist, Receipt, Telemetry, Transmit
+from emcomm.node.config import RunConfig
+from emcomm.node.core import LinkConfig, NodeConfig, NodeCore
+from emcomm.node.store import Batch, InboxEntry, MessageRecord, Store
+from emcomm.node.wire import ContentType
+from emcomm.priority import Priority
+
+log = logging.getLogger("emcomm.node")
+
+MAX_BURST = 1024               # frames read from peers before one group commit
+MAX_POLL_S = 0.5               # longest sleep, so signals and stop() are seen promptly
+STATUS_PERIOD_S = 1.0          # snapshot published on the PUB socket this often
+STORE_RETRY_S = 1.0            # wait before retrying a commit that failed
+MAX_RECEIPTS = 100_000         # receipts remembered for `emcomm send` polling
+RUNTIME_FILE = "node.json"     # written in the data directory: how clients find the node
+LOCK_FILE = "node.lock"
+
+
+class _Pending:
+    """Store writes gathered during one burst, in action order, for one group commit."""
+
+    def __init__(self) -> None:
+        self.puts: dict[bytes, MessageRecord] = {}
+        self.forgets: set[bytes] = set()
+        self.seen: dict[bytes, float] = {}
+        self.kv: dict[str, bytes] = {}
+        self.inbox: dict[bytes, InboxEntry] = {}
+        self.stored_ids: list[bytes] = []
+
+    def __bool__(self) -> bool:
+        return bool(self.puts or self.forgets or self.seen or self.kv or self.inbox or self.stored_ids)
+
+    def persist(self, p: Persist) -> None:
+        for r in p.records:
+            self.forgets.discard(r.msg_id)
+            self.puts[r.msg_id] = r
+            self.stored_ids.append(r.msg_id)
+        self.seen.update(p.seen)
+        self.kv.update(p.kv)
+
+    def forget(self, ids: tuple[bytes, ...]) -> None:
+        for m in ids:
+            self.puts.pop(m, None)
+            self.forgets.add(m)
+
+    def batch(self) -> Batch:
+        return Batch(tuple(self.puts.values()), tuple(self.forgets), tuple(self.seen.items()),
+                     tuple(self.kv.items()), tuple(self.inbox.values()))
+
+
+@dataclasses.dataclass
+class _Peer:
+    node_id: str
+    endpoint: str
+    socket: zmq.Socket
+    link_ids: set[str]
+
+
+class NodeRuntime:
+    """One node process. ``start`` opens everything (clear errors), ``run`` loops, ``close`` ends."""
+
+    def __init__(self, cfg: RunConfig, *, clock: Callable[[], float] = time.time,
+                 context: zmq.Context | None = None, core_config: NodeConfig | None = None):
+        self.cfg = cfg
+        self.clock = clock
+        self._ctx = context or zmq.Context.instance()
+        self._core_config = core_config
+        self._stop = threading.Event()
+        self.counters: collections.Counter[str] = collections.Counter()
+        self.receipts: collections.OrderedDict[bytes, tuple[str, str]] = collections.OrderedDict()
+        self._waiting: dict[bytes, list[bytes]] = {}        # msg_id -> API client routing ids
+        self._pending = _Pending()
+        self._failed: _Pending | None = None                 # a batch whose commit failed, retried
+        self._retry_at = 0.0
+        self._next_status = 0.0
+        self._status_cb: Callable[[dict[str, Any]], None] | None = None
+        self._status_cb_every_s = 0.0
+        self._next_status_cb = 0.0
+        self._sockets: list[zmq.Socket] = []
+        self._lock_fd: int | None = None
+        self.store: Store | None = None
+        self.core: NodeCore | None = None
+        self.links: dict[str, EmulatedLink] = {}
+        self.peers: dict[str, _Peer] = {}
+        self._link_peer: dict[str, _Peer] = {}
+        self.router: zmq.Socket | None = None
+        self.api: zmq.Socket | None = None
+        self.pub: zmq.Socket | None = None
+
+    # -- start / stop ----------------------------------------------------------------
+    def start(self) -> None:
+        """Lock the data directory, open and load the store, build the core, bind and connect."""
+        cfg = self.cfg
+        try:
+            cfg.data_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UsageError(f"cannot create the data directory {cfg.data_dir}: {exc.strerror}") from None
+        self._lock()
+        now = self.clock()
+        self.store = Store.open(cfg.store_path,
+                                max_size_bytes=int(cfg.store_max_mb * 1e6) if cfg.store_max_mb else None)
+        restored = self.store.load(now)
+        links = {n.link_id: LinkConfig(n.id, n.profile) for n in cfg.neighbours}
+        core_cfg = (dataclasses.replace(self._core_config, links=links) if self._core_config
+                    else NodeConfig(links=links))
+        self.core = NodeCore(cfg.node_id, core_cfg, restored=restored)
+        for n in cfg.neighbours:
+            seed = (cfg.seed * 1_000_003) ^ zlib.crc32(f"{cfg.node_id}>{n.link_id}".encode())
+            self.links[n.link_id] = EmulatedLink(n.profile, seed=seed, enabled=cfg.emulation)
+        self.router = self._bind(zmq.ROUTER, cfg.listen, "listen")
+        self.router.setsockopt(zmq.ROUTER_HANDOVER, 1)   # a restarted peer takes its identity back
+        self.api = self._bind(zmq.ROUTER, cfg.api_endpoint, "api")
+        if cfg.telemetry:
+            self.pub = self._bind(zmq.PUB, cfg.telemetry, "telemetry")
+        for n in cfg.neighbours:
+            peer = self.peers.get(n.id)
+            if peer is None:
+                s = self._ctx.socket(zmq.DEALER)
+                s.setsockopt(zmq.ROUTING_ID, cfg.node_id.encode())
+                s.setsockopt(zmq.LINGER, 0)
+                s.setsockopt(zmq.IMMEDIATE, 1)        # queue only towards a connected peer
+                s.setsockopt(zmq.SNDHWM, 10_000)
+                s.setsockopt(zmq.RECONNECT_IVL, 100)
+                s.setsockopt(zmq.RECONNECT_IVL_MAX, 2000)
+                s.setsockopt(zmq.HEARTBEAT_IVL, 1000)
+                s.setsockopt(zmq.HEARTBEAT_TIMEOUT, 3000)
+                s.connect(n.endpoint)
+                self._sockets.append(s)
+                peer = self.peers[n.id] = _Peer(n.id, n.endpoint, s, set())
+            peer.link_ids.add(n.link_id)
+            self._link_peer[n.link_id] = peer
+        self._write_runtime_file()
+        self._execute(self.core.tick(now), now)
+        self._flush(now)
+        log.info("node %s up: listen %s, api %s, %d neighbour link(s), %d message(s) restored",
+                 cfg.node_id, cfg.listen, cfg.api_endpoint, len(cfg.neighbours), len(restored.records))
+
+    def _bind(self, kind: int, endpoint: str, what: str) -> zmq.Socket:
+        s = self._ctx.socket(kind)
+        s.setsockopt(zmq.LINGER, 0)
+        if kind == zmq.ROUTER:
+            s.setsockopt(zmq.ROUTER_MANDATORY, 0)
+            s.setsockopt(zmq.RCVHWM, 100_000)
+        if endpoint.startswith("ipc://"):
+            path = endpoint[len("ipc://"):]
+            if os.path.exists(path):
+                os.unlink(path)   # left by a node that died; the data-dir lock says it is ours
+        try:
+            s.bind(endpoint)
+        except zmq.ZMQError as exc:
+            s.close(0)
+            if exc.errno == zmq.EADDRINUSE:
+                raise UsageError(f"{what} endpoint {endpoint} is in use (another node or program has it); "
+                                 "choose another port") from None
+            raise UsageError(f"cannot bind the {what} endpoint {endpoint}: {exc}") from None
+        self._sockets.append(s)
+        return s
+
+    def _lock(self) -> None:
+        path = self.cfg.data_dir / LOCK_FILE
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise UsageError(f"another node is already running on the data directory {self.cfg.data_dir}; "
+                             "stop it or give this node its own --data-dir") from None
+        self._lock_fd = fd
+
+    def _write_runtime_file(self) -> None:
+        info = {"id": self.cfg.node_id, "pid": os.getpid(), "listen": self.cfg.listen,
+                "api": self.cfg.api_endpoint, "telemetry": self.cfg.telemetry}
+        tmp = self.cfg.data_dir / (RUNTIME_FILE + ".tmp")
+        tmp.write_text(json.dumps(info, indent=1))
+        os.replace(tmp, self.cfg.data_dir / RUNTIME_FILE)
+
+    def on_status(self, every_s: float, callback: Callable[[dict[str, Any]], None]) -> None:
+        """Call ``callback(status)`` from the loop every ``every_s`` seconds (e.g. to print it)."""
+        self._status_cb, self._status_cb_every_s = callback, float(every_s)
+        self._next_status_cb = self.clock() + every_s
+
+    def stop(self) -> None:
+        """Ask the loop to end (thread- and signal-safe)."""
+        self._stop.set()
+
+    def install_signal_handlers(self) -> None:
+        """Ctrl-C and SIGTERM end the loop cleanly (store committed and closed)."""
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, lambda *_: self.stop())
+
+    def close(self) -> None:
+        """Commit what is pending, close sockets and the store, release the data directory."""
+        if self.store is not None and self.core is not None:
+            try:
+                self._flush(self.clock())
+            except EmcommError as exc:
+                log.error("final commit failed: %s", exc)
+        for s in self._sockets:
+            s.close(0)
+        self._sockets.clear()
+        if self.store is not None:
+            self.store.close()
+            self.store = None
+        try:
+            (self.cfg.data_dir / RUNTIME_FILE).unlink()
+        except OSError:
+            pass
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
+
+    # -- the loop --------------------------------------------------------------------
+    def run(self) -> None:
+        """Serve until ``stop`` (or a signal). Call ``start`` first."""
+        assert self.core is not None and self.router is not None and self.api is not None
+        poller = zmq.Poller()
+        poller.register(self.router, zmq.POLLIN)
+        poller.register(self.api, zmq.POLLIN)
+        while not self._stop.is_set():
+            now = self.clock()
+            timeout_s = self._timeout(now)
+            ready = dict(poller.poll(int(timeout_s * 1000) if timeout_s > 0 else 0))
+            self.step(now=self.clock(), peers=self.router in ready, api=self.api in ready)
+
+    def step(self, now: float, *, peers: bool = True, api: bool = True) -> None:
+        """One turn of the loop: read a burst, run timers, commit once, send what is due."""
+        core = self.core
+        assert core is not None
+        if peers:
+            self._read_peers(now)
+        if api:
+            self._read_api(now)
+        wake = core.next_wakeup()
+        if wake is not None and wake <= now:
+            self._execute(core.tick(now), now)
+        self._flush(now)
+        self._release_due(now)
+        if now >= self._next_status and (self.pub is not None or self._status_cb is not None):
+            self._next_status = now + STATUS_PERIOD_S
+            st = self.status(now)
+            self._publish(b"status", st)
+            if self._status_cb is not None and now >= self._next_status_cb:
+                self._next_status_cb = now + self._status_cb_every_s
+                self._status_cb(st)
+
+    def _timeout(self, now: float) -> float:
+        deadlines = [now + MAX_POLL_S, self._next_status]
+        wake = self.core.next_wakeup() if self.core else None
+        if wake is not None:
+            deadlines.append(wake)
+        for link in self.links.values():
+            t = link.next_arrival_s()
+            if t is not None:
+                deadlines.append(t)
+        if self._failed is not None:
+            deadlines.append(self._retry_at)
+        return max(0.0, min(deadlines) - now)
+
+    # -- input -----------------------------------------------------------------------
+    def _read_peers(self, now: float) -> None:
+        core, router = self.core, self.router
+        assert core is not None and router is not None
+        for _ in range(MAX_BURST):
+            try:
+                parts = router.recv_multipart(zmq.NOBLOCK, copy=True)
+            except zmq.Again:
+                break
+            self.counters["frames_in"] += 1
+            if len(parts) != 3:
+                self._drop_input("malformed", f"{len(parts) - 1} message part(s), expected 2 (link id, frame)")
+                continue
+            ident, link_raw, data = parts
+            peer_id = ident.decode("utf-8", "replace")
+            link_id = link_raw.decode("utf-8", "replace")
+            peer = self._link_peer.get(link_id)
+            if peer is None or peer.node_id != peer_id:
+                self._drop_input("unknown_peer", f"frame from {peer_id!r} on link {link_id!r}, which is not configured")
+                continue
+            self._execute(core.handle_frame(link_id, data, now), now)
+
+    def _drop_input(self, reason: str, detail: str) -> None:
+        self.counters[f"dropped.{reason}"] += 1
+        n = self.counters[f"dropped.{reason}"]
+        if n <= 10 or n % 1000 == 0:   # log, but never let a flood of bad frames flood the log
+            log.warning("dropped frame (%s, %d so far): %s", reason, n, detail)
+
+    def _read_api(self, now: float) -> None:
+        api = self.api
+        assert api is not None
+        for _ in range(256):
+            try:
+                parts = api.recv_multipart(zmq.NOBLOCK)
+            except zmq.Again:
+                break
+            client, payload = parts[0], parts[-1]
+            try:
+                req = API.decode_request(payload)
+                reply = self._serve(client, req, now)
+            except RemoteInputError as exc:
+                self.counters[f"api.{exc.reason}"] += 1
+                reply = {"ok": False, "error": str(exc)}
+            except EmcommError as exc:
+                reply = {"ok": False, "error": str(exc)}
+            except (TypeError, ValueError, KeyError) as exc:
+                reply = {"ok": False, "error": f"bad request: {exc}"}
+            if reply is not None:
+                self._reply(client, reply)
+
+    def _reply(self, client: bytes, reply: dict[str, Any]) -> None:
+        assert self.api is not None
+        try:
+            self.api.send_multipart([client, b"", API.encode(reply)], zmq.NOBLOCK)
+        except zmq.ZMQError:
+            self.counters["api.reply_lost"] += 1
+
+    def _serve(self, client: bytes, req: dict[str, Any], now: float) -> dict[str, Any] | None:
+        core, store = self.core, self.store
+        assert core is not None and store is not None
+        op = req["op"]
+        if op == "ping":
+            return {"ok": True, "node": self.cfg.node_id}
+        if op == "send":
+            body = req.get("body", b"")
+            if isinstance(body, str):
+                body = body.encode("utf-8")
+            if not isinstance(body, bytes):
+                raise UsageError("send: body must be bytes or text")
+            msg_id = req.get("msg_id")
+            msg_id, actions = core.submit(
+                str(req.get("to", "")), Priority.parse(req.get("priority", "routine")),
+                ContentType.parse(req.get("content_type", "text")), body, now,
+                ttl_s=req.get("ttl_s"), msg_id=bytes(msg_id) if msg_id else None)
+            self._waiting.setdefault(msg_id, []).append(client)
+            self._execute(actions, now)
+            return None   # answered by the "accepted" receipt once stored
+        if op == "receipt":
+            status, detail = self.receipts.get(bytes(req.get("msg_id", b"")), ("unknown", ""))
+            return {"ok": True, "status": status, "detail": detail}
+        if op == "status":
+            return {"ok": True, **self.status(now)}
+        if op == "inbox":
+            entries = store.inbox(int(req.get("after_seq", 0)), min(int(req.get("limit", 1000)), 10_000))
+            return {"ok": True, "messages": [dataclasses.asdict(e) for e in entries]}
+        if op == "link":
+            return {"ok": True, **self.set_link(str(req.get("link_id", "")), now,
+                                                **{k: req[k] for k in ("up", "capacity_factor", "extra_loss",
+                                                                       "extra_latency_s") if k in req})}
+        raise UsageError(f"unknown op {op!r}")  # pragma: no cover - decode_request checks
+
+    def set_link(self, link_id: str, now: float, **conditions: Any) -> dict[str, Any]:
+        """Change an emulated link's conditions and tell the core (as a hazard would)."""
+        link = self.links.get(link_id)
+        if link is None:
+            raise UsageError(f"unknown link {link_id!r}; this node's links: {', '.join(sorted(self.links)) or 'none'}")
+        lost = link.set_state(now, **conditions)
+        self.counters["emulation.went_down"] += len(lost)
+        self._execute(self.core.link_changed(link_id, link.state.up, now, rate_bps=link.rate_bps,  # type: ignore[union-attr]
+                                             latency_s=link.latency_s, loss=link.loss), now)
+        self._flush(now)
+        return {"link_id": link_id, "up": link.state.up, "lost_in_flight": len(lost)}
+
+    # -- actions ---------------------------------------------------------------------
+    def _execute(self, actions: list[Any], now: float) -> None:
+        pending = self._pending
+        for a in actions:
+            kind = type(a)
+            if kind is Transmit:
+                self._transmit(a, now)
+            elif kind is Persist:
+                pending.persist(a)
+            elif kind is Forget:
+                pending.forget(a.msg_ids)
+            elif kind is Deliver:
+                e = a.envelope
+                pending.inbox[e.msg_id] = InboxEntry(e.msg_id, e.src, e.dst, int(e.priority), int(e.content_type),
+                                                     float(e.created_s), e.payload(), now)
+                self.counters["delivered"] += 1
+            elif kind is Receipt:
+                self._receipt(a)
+            elif kind is Dropped:
+                self.counters[f"core_dropped.{a.reason}"] += 1
+                log.debug("core dropped (%s): %s", a.reason, a.detail)
+            elif kind is Telemetry:
+                self._publish(b"event", a.event.as_dict())
+
+    def _transmit(self, t: Transmit, now: float) -> None:
+        link = self.links.get(t.link_id)
+        if link is None:
+            self.counters["dropped.unknown_link"] += 1
+            log.error("core sent on unknown link %r", t.link_id)
+            return
+        if not self.cfg.emulation:
+            self._send_now(t.link_id, t.data)
+            return
+        out = link.send(t.data, now)
+        if not isinstance(out, Sent):
+            self.counters[f"emulation.{out.reason}"] += 1
+        elif out.arrival_s <= now:
+            for arrival in link.arrivals(now):
+                self._send_now(t.link_id, arrival.frame)
+
+    def _release_due(self, now: float) -> None:
+        for link_id, link in self.links.items():
+            if link.next_arrival_s() is not None and link.next_arrival_s() <= now:  # type: ignore[operator]
+                for arrival in link.arrivals(now):
+                    self._send_now(link_id, arrival.frame)
+
+    def _send_now(self, link_id: str, data: bytes) -> None:
+        peer = self._link_peer[link_id]
+        try:
+            peer.socket.send_multipart([link_id.encode(), data], zmq.NOBLOCK, copy=len(data) < 65536)
+            self.counters["frames_out"] += 1
+        except zmq.Again:
+            # not connected (or its queue is full): the hop-ack timeout will resend it
+            self.counters["dropped.peer_unreachable"] += 1
+
+    def _receipt(self, r: Receipt) -> None:
+        self.receipts[r.msg_id] = (r.status, r.detail)
+        self.receipts.move_to_end(r.msg_id)
+        while len(self.receipts) > MAX_RECEIPTS:
+            self.receipts.popitem(last=False)
+        for client in self._waiting.pop(r.msg_id, []):
+            self._reply(client, {"ok": True, "msg_id": r.msg_id, "status": r.status, "detail": r.detail})
+
+    def _publish(self, topic: bytes, obj: dict[str, Any]) -> None:
+        if self.pub is not None:
+            try:
+                self.pub.send_multipart([topic, msgpack.packb(obj, use_bin_type=True, default=str)], zmq.NOBLOCK)
+            except zmq.ZMQError:
+                self.counters["telemetry.lost"] += 1
+
+    # -- group commit ----------------------------------------------------------------
+    def _flush(self, now: float) -> None:
+        """Commit everything pending in one transaction, then release what waited on it."""
+        store, core = self.store, self.core
+        assert store is not None and core is not None
+        if self._failed is not None:
+            if now < self._retry_at:
+                return   # keep gathering; nothing is acknowledged until the retry succeeds
+            failed, self._failed = self._failed, None
+            self._merge(failed)
+        while self._pending:
+            pending, self._pending = self._pending, _Pending()
+            try:
+                store.commit(pending.batch())
+            except StoreError as exc:
+                self.counters["store.errors"] += 1
+                log.error("%s; nothing in this batch is acknowledged, retrying in %.0f s", exc, STORE_RETRY_S)
+                self._failed, self._retry_at = pending, now + STORE_RETRY_S
+                for m in pending.stored_ids:
+                    for client in self._waiting.pop(m, []):
+                        self._reply(client, {"ok": False, "error": f"not accepted: {exc}. The node keeps retrying; "
+                                             f"check `emcomm status` (msg_id {m.hex()})"})
+                return
+            self.counters["store.commits"] += 1
+            self.counters["store.records"] += len(pending.puts)
+            if pending.stored_ids:
+                self._execute(core.stored(pending.stored_ids, now), now)
+
+    def _merge(self, older: _Pending) -> None:
+        """Put a failed batch back in front of what was gathered since."""
+        newer, self._pending = self._pending, older
+        for m in newer.forgets:
+            self._pending.forget((m,))
+        for r in newer.puts.values():
+            self._pending.forgets.discard(r.msg_id)
+            self._pending.puts[r.msg_id] = r
+        self._pending.stored_ids += newer.stored_ids
+        self._pending.seen.update(newer.seen)
+        self._pending.kv.update(newer.kv)
+        self._pending.inbox.update(newer.inbox)
+
+    # -- status ----------------------------------------------------------------------
+    def status(self, now: float) -> dict[str, Any]:
+        """The core's snapshot plus runtime counters and emulated link figures."""
+        assert self.core is not None and self.store is not None
+        snap = dict(self.core.snapshot(now))
+        snap["runtime"] = {
+            "counters": dict(self.counters),
+            "held_in_store": self.store.count(),
+            "inbox": self.store.inbox_count(),
+            "emulation": self.cfg.emulation,
+            "links": {lid: {"kind": l.profile.kind.value, "up": l.state.up, "in_flight": l.in_flight,
+                            "rate_bps": l.rate_bps, "latency_s": l.latency_s, "loss": l.loss,
+                            "neighbour": self._link_peer[lid].node_id,
+                            "drops": {k: v for k, v in l.drops.items() if v}}
+                      for lid, l in self.links.items()},
+        }
+        return snap
