@@ -20,6 +20,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "emcomm.cli.scenario_cmd",
     "emcomm.cli.demo_cmd",
     "emcomm.cli.node_cmd",
+    "emcomm.cli.ui_cmd",
 )
 
 
