@@ -24,33 +24,50 @@ Example
 
 from __future__ import annotations
 
+import collections
 import dataclasses
+import heapq
+import itertools
+import math
+import os
+import random
 from typing import Any, Iterable, Mapping
 
-from emcomm.errors import UsageError
-from emcomm.links.profiles import LinkKind, LinkProfile
-from emcomm.node.actions import Action, RestoredState
-from emcomm.node.wire import ContentType
+from emcomm.errors import RemoteInputError, UsageError
+from emcomm.links.profiles import LinkProfile
+from emcomm.node import telemetry as tm
+from emcomm.node import wire
+from emcomm.node.actions import (
+    STATE_INBOX, STATE_QUEUED, Action, Deliver, Dropped, Forget, MessageRecord, Persist, Receipt,
+    RestoredState, Telemetry, Transmit,
+)
+from emcomm.node.fragment import Reassembler, split
+from emcomm.node.lsdb import LinkStateDB
+from emcomm.node.queues import PriorityQueues
+from emcomm.node.routing import RouteProvider
+from emcomm.node.wire import ContentType, Envelope
 from emcomm.priority import Priority
+from emcomm.router.policy import RoutingPolicy
+
+KV_LSDB = "lsdb"
+KV_LSA_SEQ = "lsa_seq"
+ACK_ID_BYTES = wire.MSG_ID_BYTES + 2        # one id inside a HOP_ACK frame
+SEEN_MARGIN_S = 600.0                       # keep an id this long past its expiry
+THIN_RATE_BPS = 64_000.0                    # below this a link is "thin" for control traffic
+
+# Order of frame sources at equal class on a link: acks release custody upstream first.
+_ACK, _DATA, _ADVERT, _HEARTBEAT = 0, 1, 2, 3
 
 
 @dataclasses.dataclass(frozen=True)
 class LinkConfig:
-    """One of the node's links: who is at the other end, and the link's profile."""
+    """One of the node's links: who is at the other end, and the link's profile.
+
+    Both ends of a link must use the same link id (it is the key in the topology graph).
+    """
 
     neighbour: str
     profile: LinkProfile
-
-
-# Lowest class (highest Priority value) allowed on a link kind: ROUTINE traffic is kept
-# off the single Beidou send slot (DESIGN.md, "Priorities").
-DEFAULT_LOWEST_CLASS: Mapping[str, int] = {
-    LinkKind.BEIDOU_RDSS.value: int(Priority.PRIORITY),
-    LinkKind.BEIDOU_GLOBAL.value: int(Priority.IMMEDIATE),
-}
-
-# Seconds of delay a class will accept to save one CNY: FLASH ignores money.
-DEFAULT_MONEY_WEIGHT_S_PER_CNY: tuple[float, ...] = (0.0, 1.0, 30.0, 300.0)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,18 +75,21 @@ class NodeConfig:
     """A node's links (link_id → LinkConfig, or a ``(neighbour, profile)`` pair) and timers."""
 
     links: Mapping[str, LinkConfig]
+    groups: frozenset[str] = frozenset()    # "@name" groups this node belongs to
     default_ttl_s: float = 86400.0
     hop_limit: int = 32
-    heartbeat_interval_s: float = 10.0      # on links without a send interval
-    dead_after_missed: int = 3              # heartbeats missed before a neighbour is down
+    heartbeat_interval_s: float = 10.0      # idle links send a heartbeat this often
+    thin_heartbeat_intervals: float = 10.0  # ... or this many send intervals on interval-limited links
+    dead_after_missed: int = 3              # heartbeats missed before a neighbour counts as gone
     advert_refresh_s: float = 300.0         # re-advertise own links at least this often
-    advert_min_gap_s: float = 5.0           # never advertise more often than this
-    thin_link_advert_gap_s: float = 1800.0  # adverts on links with a send interval
+    advert_min_gap_s: float = 2.0           # adverts on a link at most this often
+    thin_link_advert_gap_s: float = 1800.0  # ... and this often on thin links
     rto_min_s: float = 0.5                  # hop-ack timeout floor
     rto_max_s: float = 900.0                # backoff ceiling
     pacing_burst_s: float = 0.05            # how far ahead of the link rate frames may be handed out
-    lowest_class: Mapping[str, int] = dataclasses.field(default_factory=lambda: dict(DEFAULT_LOWEST_CLASS))
-    money_weight_s_per_cny: tuple[float, ...] = DEFAULT_MONEY_WEIGHT_S_PER_CNY
+    reassembly_slots: int = 4               # a fragmented frame may take this many × (count × interval) to arrive
+    policy: RoutingPolicy = dataclasses.field(default_factory=RoutingPolicy.default)
+    telemetry: bool = True                  # emit per-message Telemetry actions
 
     def __post_init__(self) -> None:
         links: dict[str, LinkConfig] = {}
@@ -78,27 +98,130 @@ class NodeConfig:
                 lc = LinkConfig(*lc)
             if not isinstance(lc, LinkConfig) or not isinstance(lc.profile, LinkProfile):
                 raise UsageError(f"link {link_id!r}: expected (neighbour id, LinkProfile), got {lc!r}")
+            if not wire.valid_id(str(link_id)) or not wire.valid_id(lc.neighbour):
+                raise UsageError(f"link {link_id!r} to {lc.neighbour!r}: ids must be printable, 1..{wire.MAX_ID_BYTES} bytes")
             links[str(link_id)] = lc
         object.__setattr__(self, "links", links)
+        object.__setattr__(self, "groups", frozenset(self.groups))
+        bad = [g for g in self.groups if not g.startswith(wire.GROUP_PREFIX)]
+        if bad:
+            raise UsageError(f"group names start with '{wire.GROUP_PREFIX}': {bad}")
+        if not 1 <= self.hop_limit <= wire.MAX_HOPS:
+            raise UsageError(f"hop_limit must be 1..{wire.MAX_HOPS}, got {self.hop_limit}")
+        for name in ("default_ttl_s", "heartbeat_interval_s", "advert_refresh_s", "rto_min_s", "rto_max_s"):
+            v = getattr(self, name)
+            if not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
+                raise UsageError(f"{name} must be a positive number of seconds, got {v!r}")
+
+
+# ------------------------------------------------------------------------------ state
+@dataclasses.dataclass(eq=False)
+class _Msg:
+    env: Envelope
+    expires_s: float
+    local: bool                 # submitted on this node (by the application or as a receipt)
+    app: bool                   # submitted by the application (gets Receipt actions)
+    from_link: str | None
+    mine: bool                  # addressed to this node (delivered here)
+    stage: str = "storing"      # storing → custody → done
+    copies: dict[str, "_Copy"] = dataclasses.field(default_factory=dict)
+    held: bool = False
+
+
+@dataclasses.dataclass(eq=False)
+class _Copy:
+    msg: _Msg
+    link_id: str
+    frames: list[bytes] | None = None
+    next_frag: int = 0
+    attempts: int = 0
+    retransmit_s: float = math.inf
+    sent_once: bool = False
+    live: bool = True
+
+
+@dataclasses.dataclass(eq=False)
+class _Link:
+    link_id: str
+    neighbour: str
+    profile: LinkProfile
+    rate_bps: float
+    latency_s: float
+    loss: float
+    last_heard_s: float
+    phys_up: bool = True
+    alive: bool = True
+    busy_until_s: float = -math.inf
+    next_send_s: float = -math.inf
+    last_sent_s: float = -math.inf
+    last_advert_s: float = -math.inf
+    queue: PriorityQueues[_Copy] = dataclasses.field(default_factory=PriorityQueues)
+    inflight: dict[bytes, _Copy] = dataclasses.field(default_factory=dict)
+    acks: list[bytes] = dataclasses.field(default_factory=list)
+    ack_priority: int = int(Priority.ROUTINE)
+    adverts: dict[str, wire.LinkStateAdvert] = dataclasses.field(default_factory=dict)
+
+    @property
+    def usable(self) -> bool:
+        return self.phys_up and self.alive
+
+    @property
+    def thin(self) -> bool:
+        return self.profile.min_interval_s > 0 or self.rate_bps < THIN_RATE_BPS
 
 
 class NodeCore:
     """One relay node's protocol state machine (no I/O, no clock).
 
-    Every public method returns the actions to execute, in order.
+    Every public method returns the actions to execute, in order. ``counters`` counts
+    frames, drops by reason, duplicates, deliveries and retransmissions.
     """
 
-    def __init__(self, node_id: str, config: NodeConfig, *, restored: RestoredState | None = None):
+    def __init__(self, node_id: str, config: NodeConfig, *, restored: RestoredState | None = None,
+                 seed: int | None = None):
         """Create the core; ``restored`` is what the store gave back at start-up.
 
         Restored queued records go back into the queues, inbox records are delivered again
-        on the first ``tick`` (same msg_id: the application deduplicates), seen ids keep
-        suppressing duplicates, and the link-state database and advert sequence number
-        resume from ``restored.kv``. All links start *up*; call ``link_changed`` for any
-        the runtime knows to be down.
+        on the first ``tick`` (same msg_id: the application/inbox deduplicates), seen ids
+        keep suppressing duplicates, and the link-state database and advert sequence
+        number resume from ``restored.kv``. All links start *up*; call ``link_changed`` for
+        any the runtime knows to be down. ``seed`` makes message ids reproducible (drills);
+        without it ids come from ``os.urandom``. Liveness timers start at the first call.
         """
-        raise NotImplementedError
+        if not wire.valid_id(node_id) or node_id == wire.BROADCAST or node_id.startswith(wire.GROUP_PREFIX):
+            raise UsageError(f"node id {node_id!r} must be a printable id of 1..{wire.MAX_ID_BYTES} bytes, "
+                             f"not '{wire.BROADCAST}' and not starting with '{wire.GROUP_PREFIX}'")
+        self.node_id = node_id
+        self.config = config
+        self._rng = random.Random(seed) if seed is not None else None
+        self.counters: collections.Counter[str] = collections.Counter()
+        self._links: dict[str, _Link] = {
+            lid: _Link(lid, lc.neighbour, lc.profile, lc.profile.rate_bps, lc.profile.latency_s,
+                       lc.profile.loss, last_heard_s=0.0)
+            for lid, lc in config.links.items()
+        }
+        self._msgs: dict[bytes, _Msg] = {}
+        self._seen: dict[bytes, float] = {}
+        self._seen_heap: list[tuple[float, bytes]] = []
+        self._ttl_heap: list[tuple[float, bytes]] = []
+        self._rtx_heap: list[tuple[float, int, _Copy]] = []
+        self._tie = itertools.count()
+        self._held: dict[bytes, _Msg] = {}
+        self._redeliver: list[_Msg] = []
+        self._reasm = Reassembler()
+        self.lsdb = LinkStateDB(node_id)
+        self.routes = RouteProvider(node_id, self._links, config.policy)
+        self._lsa_seq = 0
+        self._own_dirty = True
+        self._last_own_advert_s = -math.inf
+        self._routes_dirty = True
+        self._pending: list[Action] = []     # actions produced outside a call (restore), flushed by the next one
+        self._started = False
+        self._lsdb_bytes = b""
+        if restored is not None:
+            self._restore(restored)
 
+    # ------------------------------------------------------------------ public API
     def submit(self, dst: str, priority: Priority, content_type: ContentType, body: bytes,
                now: float, ttl_s: float | None = None, *, receipt: bool = True,
                msg_id: bytes | None = None) -> tuple[bytes, list[Action]]:
@@ -109,13 +232,79 @@ class NodeCore:
         report ``delivered`` (end-to-end receipt), ``expired`` or ``undeliverable``.
         ``msg_id`` may be given (16 bytes) for idempotent resubmission; otherwise it is
         random. Raises UsageError for a bad destination, size, TTL or priority.
+
+        >>> from emcomm.links.profiles import make_profile
+        >>> core = NodeCore("a", NodeConfig(links={"ab": ("b", make_profile("radio"))}))
+        >>> mid, acts = core.submit("b", Priority.ROUTINE, ContentType.TEXT, b"ok", now=0.0)
+        >>> [type(a).__name__ for a in core.stored([mid], now=0.0)][:1]
+        ['Receipt']
         """
-        raise NotImplementedError
+        prio = Priority.parse(priority)
+        ctype = ContentType.parse(content_type)
+        if ctype == ContentType.ACK:
+            raise UsageError("content type 'ack' is reserved for end-to-end receipts")
+        if not isinstance(dst, str) or not wire.valid_id(dst):
+            raise UsageError(f"destination {dst!r} must be a node id, '@group' or '*' (1..{wire.MAX_ID_BYTES} bytes)")
+        if not isinstance(body, (bytes, bytearray)):
+            raise UsageError(f"body must be bytes, got {type(body).__name__}")
+        if len(body) > wire.MAX_BODY_BYTES:
+            raise UsageError(f"body of {len(body)} bytes exceeds the limit of {wire.MAX_BODY_BYTES}; "
+                             "send large files as several file_chunk messages")
+        ttl = self.config.default_ttl_s if ttl_s is None else ttl_s
+        if not isinstance(ttl, (int, float)) or not math.isfinite(ttl) or not 0 < ttl <= wire.MAX_TTL_S:
+            raise UsageError(f"ttl_s must be in (0, {wire.MAX_TTL_S:.0f}] seconds, got {ttl!r}")
+        if msg_id is None:
+            msg_id = self._new_id()
+        elif not isinstance(msg_id, bytes) or len(msg_id) != wire.MSG_ID_BYTES:
+            raise UsageError(f"msg_id must be {wire.MSG_ID_BYTES} bytes")
+        if msg_id in self._msgs or msg_id in self._seen:
+            return msg_id, [Receipt(msg_id, "accepted", "already accepted (resubmission)")]
+        env = wire.make_envelope(msg_id, self.node_id, dst, int(prio), int(ctype), now, float(ttl), bytes(body),
+                                 hop_limit=self.config.hop_limit, receipt=receipt)
+        self._start(now)
+        msg = _Msg(env, now + ttl, local=True, app=True, from_link=None, mine=self._is_mine(dst))
+        return msg_id, self._accept(msg, now)
 
     def handle_frame(self, link_id: str, data: bytes, now: float) -> list[Action]:
         """Process one frame received on ``link_id``. Never raises for bad input:
         a bad frame gives ``Dropped(reason, detail)`` and a counter increment."""
-        raise NotImplementedError
+        self._start(now)
+        out: list[Action] = []
+        self.counters["rx_frames"] += 1
+        link = self._links.get(link_id)
+        if link is None:
+            return self._drop(out, "unknown_link", f"frame on link {link_id!r}, which is not configured here", now)
+        try:
+            frame = wire.decode(data)
+        except RemoteInputError as exc:
+            return self._drop(out, exc.reason, f"on {link_id}: {exc.detail}", now)
+        self._heard(link, now, out)
+        if isinstance(frame, wire.Fragment):
+            deadline = self.config.reassembly_slots * frame.count * max(link.profile.min_interval_s, 1.0) + 60.0
+            frag_id = frame.msg_id
+            whole = self._reasm.add(link_id, frame, now, deadline)
+            self.counters["rx_fragments"] += 1
+            if whole is None:
+                return out
+            try:
+                frame = wire.decode(whole)
+            except RemoteInputError as exc:
+                return self._drop(out, exc.reason, f"reassembled on {link_id}: {exc.detail}", now)
+            if not isinstance(frame, Envelope) or frame.msg_id != frag_id:
+                return self._drop(out, "bad_field", f"fragments on {link_id} did not make a message", now)
+        if isinstance(frame, Envelope):
+            self._on_envelope(link, frame, now, out)
+        elif isinstance(frame, wire.HopAck):
+            self._on_hop_ack(link, frame, now, out)
+        elif isinstance(frame, wire.LinkStateAdvert):
+            self._on_advert(link, frame, now, out)
+        elif isinstance(frame, wire.Heartbeat):
+            self.counters["rx_heartbeats"] += 1
+            if frame.node_id != link.neighbour:
+                self._drop(out, "wrong_peer", f"heartbeat from {frame.node_id!r} on {link_id}, "
+                                              f"expected {link.neighbour!r}", now)
+        self._pump_all(now, out)
+        return out
 
     def stored(self, msg_ids: Iterable[bytes], now: float) -> list[Action]:
         """The runtime confirms that the records with these ids are durable.
@@ -123,7 +312,24 @@ class NodeCore:
         Received messages are then hop-acked (and delivered, if addressed here); submitted
         ones are accepted and queued. Unknown ids are ignored.
         """
-        raise NotImplementedError
+        self._start(now)
+        out: list[Action] = []
+        for mid in msg_ids:
+            msg = self._msgs.get(mid)
+            if msg is None or msg.stage != "storing":
+                continue
+            msg.stage = "custody"
+            if msg.from_link is not None:
+                self._queue_ack(self._links[msg.from_link], mid, msg.env.priority)
+            elif msg.app:
+                out.append(Receipt(mid, "accepted", ""))
+                self._emit(out, tm.SUBMITTED, now, msg)
+            if msg.mine:
+                self._deliver(msg, now, out)
+            if msg.stage == "custody":
+                self._route(msg, now, out)
+        self._pump_all(now, out)
+        return out
 
     def link_changed(self, link_id: str, up: bool, now: float, **measured: float) -> list[Action]:
         """A link went up or down, or its measured figures changed.
@@ -132,20 +338,561 @@ class NodeCore:
         down re-routes everything queued or awaiting a hop-ack on that link; any change is
         advertised to the mesh (rate-limited).
         """
-        raise NotImplementedError
+        link = self._links.get(link_id)
+        if link is None:
+            raise UsageError(f"unknown link {link_id!r}; this node has: {', '.join(sorted(self._links)) or 'none'}")
+        for name, value in measured.items():
+            if name not in ("rate_bps", "latency_s", "loss"):
+                raise UsageError(f"unknown measurement {name!r}; expected rate_bps, latency_s or loss")
+            if not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0 or (name == "loss" and value >= 1):
+                raise UsageError(f"{name} must be a finite non-negative number (loss below 1), got {value!r}")
+            if name == "rate_bps" and value == 0:
+                up = False
+            else:
+                setattr(link, name, float(value))
+        self._start(now)
+        out: list[Action] = []
+        was = link.usable
+        link.phys_up = bool(up)
+        if up and not was:
+            link.alive = True
+            link.last_heard_s = now
+        self._own_dirty = True
+        self._after_link_change(link, was, now, out)
+        self._pump_all(now, out)
+        return out
 
     def tick(self, now: float) -> list[Action]:
         """Run the timers due at ``now``: retransmissions with backoff, heartbeats, neighbour
         liveness, TTL expiry, link-state adverts, and paced sending of queued frames."""
-        raise NotImplementedError
+        out: list[Action] = []
+        self._start(now)
+        for msg in self._redeliver:
+            if msg.stage == "custody":
+                self._deliver(msg, now, out)
+            if msg.stage == "custody":
+                self._route(msg, now, out)
+        self._redeliver.clear()
+        self._expire_messages(now, out)
+        self._expire_seen(now)
+        self._reasm.expire(now)
+        if self.lsdb.expire(now):
+            self._routes_dirty = True
+        for link in self._links.values():
+            if link.usable and now - link.last_heard_s > self._dead_after_s(link):
+                link.alive = False
+                self._after_link_change(link, True, now, out)
+        while self._rtx_heap and self._rtx_heap[0][0] <= now:
+            _, _, copy = heapq.heappop(self._rtx_heap)
+            link = self._links[copy.link_id]
+            if copy.live and link.inflight.get(copy.msg.env.msg_id) is copy and copy.retransmit_s <= now:
+                del link.inflight[copy.msg.env.msg_id]
+                copy.frames, copy.next_frag, copy.retransmit_s = None, 0, math.inf
+                self.counters["retransmits"] += 1
+                self._emit(out, tm.RETRANSMIT, now, copy.msg, link=copy.link_id, attempt=copy.attempts)
+                link.queue.push(copy, copy.msg.env.priority, front=True)
+        if self._own_dirty or now - self._last_own_advert_s >= self.config.advert_refresh_s:
+            self._advertise_own(now, out)
+        if self._routes_dirty:
+            self._rebuild_routes(now, out=out)
+        self._pump_all(now, out)
+        return out
 
     def next_wakeup(self) -> float | None:
         """The earliest time ``tick`` must be called (None when nothing is pending).
 
         Calling ``tick`` earlier or more often is harmless."""
-        raise NotImplementedError
+        times: list[float] = []
+        if self._redeliver or self._own_dirty or self._routes_dirty:
+            return -math.inf
+        if self._ttl_heap:
+            times.append(self._ttl_heap[0][0])
+        if self._rtx_heap:
+            times.append(self._rtx_heap[0][0])
+        times.append(self._last_own_advert_s + self.config.advert_refresh_s)
+        for t in (self._reasm.next_deadline(), self.lsdb.next_expiry(), self._seen_heap[0][0] if self._seen_heap else None):
+            if t is not None:
+                times.append(t)
+        for link in self._links.values():
+            if not link.phys_up:
+                continue
+            send_at = max(link.next_send_s, link.busy_until_s - self.config.pacing_burst_s)
+            if link.acks or link.adverts or (link.usable and len(link.queue)):
+                times.append(send_at)
+            times.append(max(send_at, link.last_sent_s + self._heartbeat_s(link)))
+            if link.alive:
+                times.append(link.last_heard_s + self._dead_after_s(link))
+        return min(times) if times else None
 
     def snapshot(self, now: float) -> dict[str, Any]:
         """Telemetry: ``{"node", "t_s", "links": {id: {...}}, "queues": {link_id: [n per
-        priority]}, "held": [n per priority], "counters": {...}, "in_flight": n}``."""
-        raise NotImplementedError
+        priority]}, "held": [n per priority], "in_flight", "held_messages", "counters"}``."""
+        held = [0] * len(Priority)
+        for m in self._held.values():
+            held[m.env.priority] += 1
+        return {
+            "node": self.node_id,
+            "t_s": now,
+            "links": {lid: {"neighbour": l.neighbour, "kind": l.profile.kind.value, "up": l.usable,
+                            "phys_up": l.phys_up, "alive": l.alive, "rate_bps": l.rate_bps,
+                            "latency_s": l.latency_s, "loss": l.loss,
+                            "last_heard_age_s": max(0.0, now - l.last_heard_s),
+                            "in_flight": len(l.inflight)} for lid, l in self._links.items()},
+            "queues": {lid: l.queue.counts() for lid, l in self._links.items()},
+            "held": held,
+            "in_flight": sum(len(l.inflight) for l in self._links.values()),
+            "messages": len(self._msgs),
+            "lsdb_origins": len(self.lsdb),
+            "lsa_seq": self._lsa_seq,
+            "counters": dict(self.counters),
+        }
+
+    # ------------------------------------------------------------------ messages
+    def _new_id(self) -> bytes:
+        if self._rng is not None:
+            return self._rng.getrandbits(128).to_bytes(16, "big")
+        return os.urandom(16)
+
+    def _is_mine(self, dst: str) -> bool:
+        return dst == self.node_id or dst == wire.BROADCAST or dst in self.config.groups
+
+    def _record(self, msg: _Msg) -> MessageRecord:
+        meta = {"exp": msg.expires_s, "from": msg.from_link or "", "local": msg.local, "app": msg.app}
+        state = STATE_INBOX if msg.mine and msg.stage == "storing" else STATE_QUEUED
+        return MessageRecord(msg.env.msg_id, msg.env.priority, wire.encode_envelope(msg.env), state, meta, 0.0)
+
+    def _accept(self, msg: _Msg, now: float) -> list[Action]:
+        mid = msg.env.msg_id
+        self._msgs[mid] = msg
+        seen_until = msg.expires_s + SEEN_MARGIN_S
+        self._remember(mid, seen_until)
+        heapq.heappush(self._ttl_heap, (msg.expires_s, mid))
+        rec = dataclasses.replace(self._record(msg), updated_s=now)
+        return [Persist(records=(rec,), seen=((mid, seen_until),))]
+
+    def _remember(self, mid: bytes, until: float) -> None:
+        self._seen[mid] = until
+        heapq.heappush(self._seen_heap, (until, mid))
+
+    def _on_envelope(self, link: _Link, env: Envelope, now: float, out: list[Action]) -> None:
+        mid = env.msg_id
+        self.counters["rx_messages"] += 1
+        held = self._msgs.get(mid)
+        if held is not None or mid in self._seen:
+            self.counters["duplicates"] += 1
+            if held is None or held.stage != "storing":
+                self._queue_ack(link, mid, env.priority)   # our earlier ack was lost: ack again
+            out.append(Dropped("duplicate", f"{mid.hex()} from {link.link_id}", mid))
+            return
+        mine = self._is_mine(env.dst)
+        if env.ttl_s <= 0:
+            self._queue_ack(link, mid, env.priority)
+            self._drop(out, "expired", f"{mid.hex()} arrived with no lifetime left", now, mid, env.priority)
+            return
+        if env.hop_count >= env.hop_limit and env.dst != self.node_id:
+            self._queue_ack(link, mid, env.priority)
+            self._drop(out, "hop_limit", f"{mid.hex()} reached its hop limit {env.hop_limit}", now, mid, env.priority)
+            return
+        msg = _Msg(env, now + env.ttl_s, local=False, app=False, from_link=link.link_id, mine=mine)
+        out.extend(self._accept(msg, now))
+
+    def _deliver(self, msg: _Msg, now: float, out: list[Action]) -> None:
+        env = msg.env
+        if env.is_receipt:
+            try:
+                orig, status, _ = wire.decode_receipt_body(env)
+            except RemoteInputError as exc:
+                self._drop(out, exc.reason, f"receipt {env.msg_id.hex()}: {exc.detail}", now)
+            else:
+                out.append(Receipt(orig, status, f"from {env.src}"))
+                self._emit(out, tm.RECEIPT, now, msg, status=status, of=orig.hex())
+        else:
+            try:
+                payload = env.payload()
+            except RemoteInputError as exc:
+                self._drop(out, exc.reason, f"message {env.msg_id.hex()}: {exc.detail}", now)
+            else:
+                out.append(Deliver(dataclasses.replace(env, body=payload, flags=env.flags & ~int(wire.Flags.COMPRESSED))))
+                self.counters["delivered"] += 1
+                self._emit(out, tm.DELIVERED, now, msg, src=env.src, hops=env.hop_count,
+                           latency_s=round(now - env.created_s, 6))
+                if env.wants_receipt and env.src != self.node_id:
+                    self._send_receipt(env, "delivered", now, out)
+        if env.dst == self.node_id or env.is_receipt:
+            self._finish(msg, out)
+
+    def _send_receipt(self, env: Envelope, status: str, now: float, out: list[Action]) -> None:
+        body = wire.encode_receipt_body(env.msg_id, status, now)
+        renv = wire.Envelope(self._new_id(), self.node_id, env.src, env.priority, int(ContentType.ACK), now,
+                             self.config.default_ttl_s, body, hop_limit=self.config.hop_limit)
+        out.extend(self._accept(_Msg(renv, now + renv.ttl_s, local=True, app=False, from_link=None, mine=False), now))
+
+    def _finish(self, msg: _Msg, out: list[Action]) -> None:
+        """The node no longer needs the message (handed on, delivered, expired)."""
+        if msg.stage == "done":
+            return
+        msg.stage = "done"
+        for copy in msg.copies.values():
+            self._cancel_copy(copy)
+        msg.copies.clear()
+        self._held.pop(msg.env.msg_id, None)
+        self._msgs.pop(msg.env.msg_id, None)
+        out.append(Forget((msg.env.msg_id,)))
+
+    def _cancel_copy(self, copy: _Copy) -> None:
+        copy.live = False
+        link = self._links[copy.link_id]
+        if link.inflight.get(copy.msg.env.msg_id) is copy:
+            del link.inflight[copy.msg.env.msg_id]
+        else:
+            link.queue.remove(copy)
+
+    def _route(self, msg: _Msg, now: float, out: list[Action]) -> None:
+        env = msg.env
+        if env.dst == self.node_id or (msg.mine and env.dst == self.node_id):
+            return
+        if env.dst == wire.BROADCAST or env.dst.startswith(wire.GROUP_PREFIX):
+            targets = [l for l in self._links.values() if l.usable and l.link_id != msg.from_link
+                       and l.link_id not in msg.copies]
+            if not targets and not msg.copies:
+                self._finish(msg, out)
+            for l in targets:
+                self._enqueue(msg, l, now, out)
+            return
+        size = len(wire.encode_envelope(env))
+        lid = self.routes.next_hop(env.dst, size, env.priority)
+        if lid is not None and lid == msg.from_link:
+            lid = self.routes.next_hop(env.dst, size, env.priority, avoid=(lid,)) or lid
+        if lid is None or not self._links[lid].usable:
+            if not msg.held:
+                msg.held = True
+                self._held[env.msg_id] = msg
+                self.counters["held"] += 1
+                self._emit(out, tm.REROUTED, now, msg, reason="no_route", to="")
+            return
+        msg.held = False
+        self._held.pop(env.msg_id, None)
+        self._enqueue(msg, self._links[lid], now, out)
+
+    def _enqueue(self, msg: _Msg, link: _Link, now: float, out: list[Action]) -> None:
+        copy = _Copy(msg, link.link_id)
+        msg.copies[link.link_id] = copy
+        link.queue.push(copy, msg.env.priority)
+
+    def _frames_for(self, copy: _Copy, link: _Link, now: float) -> list[bytes] | None:
+        msg = copy.msg
+        env = msg.env
+        ttl = max(0.0, msg.expires_s - now)
+        hops = env.hop_count if msg.local else env.hop_count + 1
+        out_env = dataclasses.replace(env, ttl_s=round(ttl, 3), hop_count=min(hops, env.hop_limit))
+        try:
+            return split(wire.encode_envelope(out_env), env.msg_id, link.profile.mtu_bytes)
+        except UsageError:
+            return None
+
+    def _on_hop_ack(self, link: _Link, ack: wire.HopAck, now: float, out: list[Action]) -> None:
+        for mid in ack.msg_ids:
+            copy = link.inflight.pop(mid, None)
+            if copy is None:
+                msg = self._msgs.get(mid)
+                copy = msg.copies.get(link.link_id) if msg else None
+                if copy is None:
+                    self.counters["stale_acks"] += 1
+                    continue
+                link.queue.remove(copy)        # acked while queued for a resend
+            copy.live = False
+            msg = copy.msg
+            msg.copies.pop(link.link_id, None)
+            self.counters["forwarded"] += 1
+            self._emit(out, tm.FORWARDED, now, msg, link=link.link_id, attempts=copy.attempts)
+            if not msg.copies and msg.stage == "custody":
+                self._finish(msg, out)
+
+    def _expire_messages(self, now: float, out: list[Action]) -> None:
+        while self._ttl_heap and self._ttl_heap[0][0] <= now:
+            _, mid = heapq.heappop(self._ttl_heap)
+            msg = self._msgs.get(mid)
+            if msg is None or msg.stage == "done":
+                continue
+            if msg.stage == "storing":     # expired before the store confirmed it: wait for stored
+                heapq.heappush(self._ttl_heap, (now + 1.0, mid))
+                break
+            self._drop(out, "expired", f"{mid.hex()} to {msg.env.dst}: TTL ran out here", now, mid, msg.env.priority)
+            if msg.app:
+                out.append(Receipt(mid, "expired", f"TTL ran out on {self.node_id} before delivery"))
+            elif not msg.local and msg.env.wants_receipt and not msg.mine:
+                self._send_receipt(msg.env, "expired", now, out)
+            self._finish(msg, out)
+
+    def _expire_seen(self, now: float) -> None:
+        while self._seen_heap and self._seen_heap[0][0] <= now:
+            until, mid = heapq.heappop(self._seen_heap)
+            if self._seen.get(mid) == until and mid not in self._msgs:
+                del self._seen[mid]
+
+    # ------------------------------------------------------------------ links
+    def _heartbeat_s(self, link: _Link) -> float:
+        return max(self.config.heartbeat_interval_s, self.config.thin_heartbeat_intervals * link.profile.min_interval_s)
+
+    def _dead_after_s(self, link: _Link) -> float:
+        # the neighbour may also wait up to one send slot before it can answer
+        return self.config.dead_after_missed * self._heartbeat_s(link) + link.profile.min_interval_s + 2 * link.latency_s
+
+    def _heard(self, link: _Link, now: float, out: list[Action]) -> None:
+        link.last_heard_s = now
+        if not link.alive:
+            was = link.usable
+            link.alive = True
+            self._own_dirty = True
+            self._after_link_change(link, was, now, out)
+
+    def _after_link_change(self, link: _Link, was_usable: bool, now: float, out: list[Action]) -> None:
+        if was_usable == link.usable:
+            self._own_dirty = True
+            self._routes_dirty = True
+            return
+        self._own_dirty = True
+        if link.usable:
+            self._emit(out, tm.LINK_UP, now, None, link=link.link_id)
+            # a neighbour (re)appears: tell it everything we know
+            for adv in self.lsdb.adverts(now):
+                link.adverts[adv.origin] = adv
+            link.last_advert_s = -math.inf
+        else:
+            self._emit(out, tm.LINK_DOWN, now, None, link=link.link_id,
+                       reason="down" if not link.phys_up else "neighbour_silent")
+            link.busy_until_s = -math.inf
+        self._rebuild_routes(now, out=out)
+        if not link.usable:
+            moved = link.queue.drain() + list(link.inflight.values())
+            link.inflight.clear()
+            for copy in moved:
+                copy.live = False
+                msg = copy.msg
+                msg.copies.pop(link.link_id, None)
+                if msg.stage != "custody":
+                    continue
+                if msg.env.dst == wire.BROADCAST or msg.env.dst.startswith(wire.GROUP_PREFIX):
+                    if not msg.copies:
+                        self._finish(msg, out)
+                    continue
+                self._route(msg, now, out)
+                if msg.copies:
+                    self.counters["rerouted"] += 1
+                    self._emit(out, tm.REROUTED, now, msg, reason="link_down", to=next(iter(msg.copies)),
+                               **{"from": link.link_id})
+
+    def _own_adverts(self) -> dict[str, wire.LinkAdvert]:
+        return {l.link_id: wire.LinkAdvert(l.link_id, l.neighbour, l.profile.kind.value, l.usable,
+                                           float(l.rate_bps), float(l.latency_s), float(l.loss),
+                                           int(l.profile.mtu_bytes), float(l.profile.min_interval_s),
+                                           float(l.profile.cost_per_mb_cny))
+                for l in self._links.values()}
+
+    def _rebuild_routes(self, now: float, *, quiet: bool = False, out: list[Action] | None = None) -> None:
+        self._routes_dirty = False
+        self.routes.update(self.lsdb.graph(self._own_adverts()))
+        sink: list[Action] = out if out is not None else []
+        if not quiet:
+            self._emit(sink, tm.ROUTES_CHANGED, now, None, nodes=len(self.routes.reachable()))
+        for msg in list(self._held.values()):
+            self._route(msg, now, sink)
+            if msg.copies:
+                self._emit(sink, tm.REROUTED, now, msg, reason="route_found", to=next(iter(msg.copies)))
+        if out is None:
+            self._pending.extend(sink)
+
+    def _advertise_own(self, now: float, out: list[Action]) -> None:
+        self._own_dirty = False
+        self._last_own_advert_s = now
+        self._lsa_seq += 1
+        adv = wire.LinkStateAdvert(self.node_id, self._lsa_seq, 0.0, tuple(self._own_adverts().values()))
+        for link in self._links.values():
+            link.adverts[self.node_id] = adv
+        self._routes_dirty = True
+        out.append(Persist(kv=((KV_LSA_SEQ, str(self._lsa_seq).encode()), (KV_LSDB, self.lsdb.to_bytes(now)))))
+
+    def _on_advert(self, link: _Link, adv: wire.LinkStateAdvert, now: float, out: list[Action]) -> None:
+        self.counters["rx_adverts"] += 1
+        if adv.origin == self.node_id:
+            if adv.seq > self._lsa_seq:        # our own advert from before a restart outlived our counter
+                self._lsa_seq = adv.seq
+                self._own_dirty = True
+            return
+        if not self.lsdb.install(adv, now):
+            return
+        for other in self._links.values():
+            if other is not link:
+                other.adverts[adv.origin] = adv
+        self._rebuild_routes(now, out=out)
+
+    def _queue_ack(self, link: _Link, mid: bytes, priority: int) -> None:
+        if not link.acks:
+            link.ack_priority = priority
+        link.acks.append(mid)
+        link.ack_priority = min(link.ack_priority, priority)
+
+    # ------------------------------------------------------------------ sending
+    def _pump_all(self, now: float, out: list[Action]) -> None:
+        if self._pending:
+            out.extend(self._pending)
+            self._pending.clear()
+        for link in self._links.values():
+            if link.phys_up:
+                self._pump(link, now, out)
+
+    def _can_send(self, link: _Link, now: float) -> bool:
+        return now >= link.next_send_s and link.busy_until_s <= now + self.config.pacing_burst_s
+
+    def _pump(self, link: _Link, now: float, out: list[Action]) -> None:
+        cfg = self.config
+        while self._can_send(link, now):
+            choices: list[tuple[float, int]] = []
+            if link.acks:
+                choices.append((link.ack_priority, _ACK))
+            head = link.queue.head_priority() if link.usable else None
+            if head is not None:
+                choices.append((head, _DATA))
+            if link.adverts:
+                gap = cfg.thin_link_advert_gap_s if link.thin else cfg.advert_min_gap_s
+                if now - link.last_advert_s >= gap:
+                    # on a thin link adverts never go ahead of FLASH; elsewhere they go first
+                    choices.append((0.5 if link.thin else -1.0, _ADVERT))
+            if not choices:
+                if now - link.last_sent_s >= self._heartbeat_s(link):
+                    choices.append((99.0, _HEARTBEAT))
+                else:
+                    return
+            _, what = min(choices)
+            prio = int(Priority.FLASH)
+            if what == _ACK:
+                n = max(1, min(wire.MAX_ACKS_PER_FRAME, (link.profile.mtu_bytes - 8) // ACK_ID_BYTES))
+                ids, link.acks = link.acks[:n], link.acks[n:]
+                data, prio = wire.encode_hop_ack(ids), link.ack_priority
+                self.counters["tx_acks"] += 1
+            elif what == _DATA:
+                copy = link.queue.pop()
+                if not copy.live:
+                    continue
+                if copy.frames is None:
+                    copy.frames = self._frames_for(copy, link, now)
+                    copy.next_frag = 0
+                    if copy.frames is None:
+                        msg = copy.msg
+                        msg.copies.pop(link.link_id, None)
+                        self._drop(out, "too_large", f"{msg.env.msg_id.hex()} cannot be cut to fit {link.link_id}",
+                                   now, msg.env.msg_id, msg.env.priority)
+                        if msg.app:
+                            out.append(Receipt(msg.env.msg_id, "undeliverable", f"too large for link {link.link_id}"))
+                        if not msg.copies:
+                            self._finish(msg, out)
+                        continue
+                data = copy.frames[copy.next_frag]
+                copy.next_frag += 1
+                prio = copy.msg.env.priority
+                if not copy.sent_once:
+                    copy.sent_once = True
+                    self._emit(out, tm.SENT, now, copy.msg, link=link.link_id, fragments=len(copy.frames))
+                if copy.next_frag < len(copy.frames):
+                    link.queue.push(copy, prio, front=True)   # later fragments; a higher class may cut in
+                else:
+                    self._await_ack(copy, link, now)
+                self.counters["tx_data_frames"] += 1
+            elif what == _ADVERT:
+                origin = next(iter(link.adverts))
+                adv = link.adverts.pop(origin)
+                if origin != self.node_id:
+                    entry_age = next((a.age_s for a in self.lsdb.adverts(now) if a.origin == origin), adv.age_s)
+                    adv = dataclasses.replace(adv, age_s=entry_age)
+                data = wire.encode_link_state(adv)
+                link.last_advert_s = now
+                self.counters["tx_adverts"] += 1
+            else:
+                data = wire.encode_heartbeat(wire.Heartbeat(self.node_id, self._lsa_seq))
+                prio = int(Priority.ROUTINE)
+                self.counters["tx_heartbeats"] += 1
+            self._transmit(link, data, prio, now, out)
+
+    def _await_ack(self, copy: _Copy, link: _Link, now: float) -> None:
+        size = sum(len(f) for f in copy.frames or ())
+        base = (2 * link.latency_s + (size + 64) * 8 / max(link.rate_bps, 1e-9)
+                + link.profile.min_interval_s)            # the far end may wait a send slot to answer
+        rto = min(self.config.rto_max_s, max(self.config.rto_min_s, 1.5 * base + 0.2) * (2 ** copy.attempts))
+        copy.attempts += 1
+        copy.retransmit_s = now + rto
+        link.inflight[copy.msg.env.msg_id] = copy
+        heapq.heappush(self._rtx_heap, (copy.retransmit_s, next(self._tie), copy))
+
+    def _transmit(self, link: _Link, data: bytes, prio: int, now: float, out: list[Action]) -> None:
+        out.append(Transmit(link.link_id, data, prio))
+        self.counters["tx_frames"] += 1
+        start = max(now, link.busy_until_s)
+        link.busy_until_s = start + len(data) * 8 / max(link.rate_bps, 1e-9)
+        if link.profile.min_interval_s > 0:
+            link.next_send_s = now + link.profile.min_interval_s
+        link.last_sent_s = now
+
+    # ------------------------------------------------------------------ misc
+    def _start(self, now: float) -> None:
+        # liveness timers start at the first call, on the runtime's clock
+        if not self._started:
+            self._started = True
+            for link in self._links.values():
+                link.last_heard_s = now
+            if self._lsdb_bytes:
+                self.lsdb.load_bytes(self._lsdb_bytes, now)
+            self._rebuild_routes(now, quiet=True, out=self._pending)
+
+    def _drop(self, out: list[Action], reason: str, detail: str, now: float,
+              mid: bytes | None = None, priority: int = -1) -> list[Action]:
+        self.counters[f"dropped.{reason}"] += 1
+        out.append(Dropped(reason, detail, mid))
+        if self.config.telemetry:
+            out.append(Telemetry(tm.TelemetryEvent(tm.DROPPED, now, self.node_id, msg_id=mid, priority=priority,
+                                                   reason=reason, detail={"detail": detail[:200]})))
+        return out
+
+    def _emit(self, out: list[Action], kind: str, now: float, msg: _Msg | None, *, link: str = "",
+              reason: str = "", **detail: Any) -> None:
+        if not self.config.telemetry:
+            return
+        out.append(Telemetry(tm.TelemetryEvent(
+            kind, now, self.node_id, msg_id=msg.env.msg_id if msg else None,
+            priority=msg.env.priority if msg else -1, link_id=link, reason=reason, detail=detail)))
+
+    def _restore(self, restored: RestoredState) -> None:
+        kv = dict(restored.kv)
+        try:
+            self._lsa_seq = int(kv.get(KV_LSA_SEQ, b"0").decode())
+        except ValueError:
+            self._lsa_seq = 0
+        if KV_LSDB in kv:
+            self._lsdb_bytes = kv[KV_LSDB]
+        for mid, until in dict(restored.seen).items():
+            self._remember(bytes(mid), float(until))
+        for rec in restored.records:
+            try:
+                env = wire.decode(rec.envelope)
+                meta = dict(rec.metadata)
+                expires = float(meta["exp"])
+                from_link = str(meta.get("from") or "") or None
+                local, app = bool(meta.get("local")), bool(meta.get("app"))
+            except (RemoteInputError, KeyError, TypeError, ValueError):
+                self.counters["restore_unreadable"] += 1
+                continue
+            if not isinstance(env, Envelope) or env.msg_id != rec.msg_id:
+                self.counters["restore_unreadable"] += 1
+                continue
+            if from_link is not None and from_link not in self._links:
+                from_link = None
+            msg = _Msg(env, expires, local=local, app=app, from_link=from_link,
+                       mine=self._is_mine(env.dst), stage="custody")
+            self._msgs[rec.msg_id] = msg
+            self._remember(rec.msg_id, expires + SEEN_MARGIN_S)
+            heapq.heappush(self._ttl_heap, (expires, rec.msg_id))
+            self.counters["restored"] += 1
+            if rec.state == STATE_INBOX:
+                self._redeliver.append(msg)
+            elif env.dst != self.node_id:
+                msg.held = True                   # routed on the first rebuild of routes
+                self._held[rec.msg_id] = msg
