@@ -134,6 +134,8 @@ class Flood:
           (times increasing, rates 0–500), optional ``move_east_m_s``/``move_north_m_s``.
         - ``zones``: list of tables, each ``lat_deg``, ``lon_deg``, ``radius_km`` (> 0),
           ``depth_m`` = ``[[t_s, centre depth m], ...]`` (0–30 m).
+          Rates and depths are 0 before the first and after the last point of a series:
+          end a series with the rain stopping / the water receding.
         - ``mains_cut_depth_m`` (default 0.3), ``equipment_depth_m`` (default 0.6, ≥ mains cut).
 
         At least one rain cell or zone is required.
