@@ -379,7 +379,7 @@ class NodeCore:
         if self.lsdb.expire(now):
             self._routes_dirty = True
         for link in self._links.values():
-            if link.usable and now - link.last_heard_s > self._dead_after_s(link):
+            if link.usable and now >= link.last_heard_s + self._dead_after_s(link):
                 link.alive = False
                 self._after_link_change(link, True, now, out)
         while self._rtx_heap and self._rtx_heap[0][0] <= now:
@@ -391,7 +391,7 @@ class NodeCore:
                 self.counters["retransmits"] += 1
                 self._emit(out, tm.RETRANSMIT, now, copy.msg, link=copy.link_id, attempt=copy.attempts)
                 link.queue.push(copy, copy.msg.env.priority, front=True)
-        if self._own_dirty or now - self._last_own_advert_s >= self.config.advert_refresh_s:
+        if self._own_dirty or now >= self._last_own_advert_s + self.config.advert_refresh_s:
             self._advertise_own(now, out)
         if self._routes_dirty:
             self._rebuild_routes(now, out=out)
@@ -417,8 +417,11 @@ class NodeCore:
             if not link.phys_up:
                 continue
             send_at = max(link.next_send_s, link.busy_until_s - self.config.pacing_burst_s)
-            if link.acks or link.adverts or (link.usable and len(link.queue)):
+            if link.acks or (link.usable and len(link.queue)):
                 times.append(send_at)
+            if link.adverts:
+                gap = self.config.thin_link_advert_gap_s if link.thin else self.config.advert_min_gap_s
+                times.append(max(send_at, link.last_advert_s + gap))
             times.append(max(send_at, link.last_sent_s + self._heartbeat_s(link)))
             if link.alive:
                 times.append(link.last_heard_s + self._dead_after_s(link))
@@ -755,11 +758,11 @@ class NodeCore:
                 choices.append((head, _DATA))
             if link.adverts:
                 gap = cfg.thin_link_advert_gap_s if link.thin else cfg.advert_min_gap_s
-                if now - link.last_advert_s >= gap:
+                if now >= link.last_advert_s + gap:
                     # on a thin link adverts never go ahead of FLASH; elsewhere they go first
                     choices.append((0.5 if link.thin else -1.0, _ADVERT))
             if not choices:
-                if now - link.last_sent_s >= self._heartbeat_s(link):
+                if now >= link.last_sent_s + self._heartbeat_s(link):
                     choices.append((99.0, _HEARTBEAT))
                 else:
                     return
