@@ -282,8 +282,8 @@ var {{ this.get_name() }} = L.control({position: "bottomright"});
 {{ this.get_name() }}.onAdd = function () {
     var div = L.DomUtil.create("div", "emc-legend");
     div.id = "emc-legend";
-    div.style.cssText = "background:rgba(255,255,255,.92);padding:6px 8px;font:12px/1.35 sans-serif;border-radius:4px;box-shadow:0 1px 4px rgba(0,0,0,.3);max-height:60vh;overflow:auto";
-    div.innerHTML = {{ this.html|tojson }};
+    div.style.cssText = "background:rgba(255,255,255,.92);padding:4px 8px;font:11px/1.3 sans-serif;border-radius:4px;box-shadow:0 1px 4px rgba(0,0,0,.3);max-height:45vh;overflow:auto";
+    div.innerHTML = "<details open><summary style='cursor:pointer;font-weight:bold'>Legend</summary>" + {{ this.html|tojson }} + "</details>";
     L.DomEvent.disableClickPropagation(div);
     return div;
 };
