@@ -1,0 +1,298 @@
+"""Relay benchmark: one emcomm relay hop (durable, group commit) side by side with a bare pyzmq relay.
+
+Measured in one run, on loopback TCP, with the same harness process as source and sink:
+
+- bare relay: a process that only unpacks and repacks msgpack (PULL → PUSH);
+- emcomm relay: a real ``emcomm node`` process (emulation off) between a source and a sink
+  that speak the wire format; the relay acks the source only after the message is committed
+  and synced to SQLite, and forwards it to the sink, which hop-acks it back.
+
+Figures: 1 KiB messages/s (and the ratio emcomm / bare), 64 KiB goodput in Mbps, per-hop
+latency p50/p99 at light load (one message in flight), and the idle CPU share and RSS of a
+node. Targets (issue 5): ratio ≥ 0.25, goodput ≥ 300 Mbps, p99 < 5 ms, idle < 2 % CPU,
+RSS < 150 MB. The last line printed is one JSON object.
+
+Run: ``.venv/bin/python benchmarks/relay_bench.py [--quick]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import msgpack
+import zmq
+
+from emcomm.node.wire import Envelope, HopAck, decode, encode_envelope, encode_hop_ack, Flags
+
+ROOT = Path(__file__).resolve().parent.parent
+STALL_S = 20.0
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def bare_relay(in_ep: str, out_ep: str) -> None:
+    """The baseline: receive, unpack, repack, send. Nothing else."""
+    ctx = zmq.Context()
+    pull = ctx.socket(zmq.PULL)
+    pull.bind(in_ep)
+    push = ctx.socket(zmq.PUSH)
+    push.connect(out_ep)
+    unpackb, packb = msgpack.unpackb, msgpack.packb
+    while True:
+        push.send(packb(unpackb(pull.recv())))
+
+
+# -- bare relay ----------------------------------------------------------------------
+class Bare:
+    def __init__(self, ctx: zmq.Context):
+        self.in_ep = f"tcp://127.0.0.1:{free_port()}"
+        self.out_ep = f"tcp://127.0.0.1:{free_port()}"
+        self.sink = ctx.socket(zmq.PULL)
+        self.sink.bind(self.out_ep)
+        self.proc = subprocess.Popen([sys.executable, __file__, "--bare-relay", self.in_ep, self.out_ep])
+        self.src = ctx.socket(zmq.PUSH)
+        self.src.setsockopt(zmq.SNDHWM, 2000)
+        self.src.connect(self.in_ep)
+        self.rate(200, 64)  # wait until the path works
+
+    def rate(self, n: int, size: int) -> float:
+        body = os.urandom(size)
+        frames = [msgpack.packb([1, i, body]) for i in range(n)]
+        sent = got = 0
+        t0 = time.perf_counter()
+        last = t0
+        while got < n:
+            while sent < n:
+                try:
+                    self.src.send(frames[sent], zmq.NOBLOCK)
+                    sent += 1
+                except zmq.Again:
+                    break
+            if self.sink.poll(1):
+                while True:
+                    try:
+                        msgpack.unpackb(self.sink.recv(zmq.NOBLOCK))
+                        got += 1
+                        last = time.perf_counter()
+                    except zmq.Again:
+                        break
+            if time.perf_counter() - last > STALL_S:
+                raise RuntimeError("bare relay stalled")
+        return n / (time.perf_counter() - t0)
+
+    def latencies(self, n: int, size: int) -> list[float]:
+        body = os.urandom(size)
+        out = []
+        for i in range(n):
+            t0 = time.perf_counter()
+            self.src.send(msgpack.packb([1, i, body]))
+            msgpack.unpackb(self.sink.recv())
+            out.append(time.perf_counter() - t0)
+        return out
+
+    def close(self) -> None:
+        self.proc.kill()
+        self.proc.wait()
+
+
+# -- emcomm relay --------------------------------------------------------------------
+class Relay:
+    """A real `emcomm node` process between a source and a sink played by this process."""
+
+    def __init__(self, ctx: zmq.Context, data_dir: Path):
+        ports = {k: free_port() for k in ("relay", "api", "src", "sink")}
+        self.relay_ep = f"tcp://127.0.0.1:{ports['relay']}"
+        # Loopback "fibre" with frames big enough for a 64 KiB message: the benchmark measures
+        # the relay itself, not fragmentation for a 1,400-byte link.
+        over = "[neighbour.overrides]\nmtu_bytes = 131072\nrate_up_bps = 10e9\nrate_down_bps = 10e9\nloss = 0.0\n"
+        toml = (f'id = "relay"\nlisten = "{self.relay_ep}"\napi = "tcp://127.0.0.1:{ports["api"]}"\n'
+                f'data_dir = "{data_dir}"\nemulation = false\n'
+                f'[[neighbour]]\nid = "src"\nendpoint = "tcp://127.0.0.1:{ports["src"]}"\nkind = "fibre"\n{over}'
+                f'[[neighbour]]\nid = "sink"\nendpoint = "tcp://127.0.0.1:{ports["sink"]}"\nkind = "fibre"\n{over}')
+        cfg = data_dir.parent / "relay.toml"
+        cfg.write_text(toml)
+        self.src_link, self.sink_link = b"relay-src/fibre", b"relay-sink/fibre"
+        self.src_in = ctx.socket(zmq.ROUTER)
+        self.src_in.bind(f"tcp://127.0.0.1:{ports['src']}")
+        self.sink_in = ctx.socket(zmq.ROUTER)
+        self.sink_in.bind(f"tcp://127.0.0.1:{ports['sink']}")
+        self.src_out = self._dealer(ctx, b"src")
+        self.sink_out = self._dealer(ctx, b"sink")
+        self.proc = subprocess.Popen([sys.executable, "-m", "emcomm", "node", "--config", str(cfg), "--status-every", "0",
+                                      "--quiet"], cwd=ROOT, stdout=subprocess.DEVNULL)
+        self.seq = 0
+        self.rate(200, 64)  # warm up: the path works, routes are known
+
+    def _dealer(self, ctx: zmq.Context, ident: bytes) -> zmq.Socket:
+        s = ctx.socket(zmq.DEALER)
+        s.setsockopt(zmq.ROUTING_ID, ident)
+        s.setsockopt(zmq.SNDHWM, 100_000)
+        s.connect(self.relay_ep)
+        return s
+
+    def _frames(self, n: int, size: int) -> list[bytes]:
+        body = os.urandom(size)
+        frames = []
+        for _ in range(n):
+            self.seq += 1
+            env = Envelope(msg_id=self.seq.to_bytes(16, "big"), src="src", dst="sink", priority=3, content_type=0,
+                           created_s=time.time(), ttl_s=3600.0, body=body, flags=int(Flags.NO_RECEIPT))
+            frames.append(encode_envelope(env))
+        return frames
+
+    def _drain(self) -> tuple[int, int]:
+        """Read hop-acks at the source and data at the sink (acking it). Returns (acked, received)."""
+        acked = got = 0
+        while True:
+            try:
+                _, _, data = self.src_in.recv_multipart(zmq.NOBLOCK)
+            except zmq.Again:
+                break
+            f = decode(data)
+            if isinstance(f, HopAck):
+                acked += len(f.msg_ids)
+        ids = []
+        while True:
+            try:
+                _, _, data = self.sink_in.recv_multipart(zmq.NOBLOCK)
+            except zmq.Again:
+                break
+            f = decode(data)
+            if isinstance(f, Envelope):
+                ids.append(f.msg_id)
+        for i in range(0, len(ids), 1000):
+            self.sink_out.send_multipart([self.sink_link, encode_hop_ack(ids[i:i + 1000])])
+        return acked, len(ids)
+
+    def rate(self, n: int, size: int, window: int = 4000) -> float:
+        frames = self._frames(n, size)
+        sent = acked = got = 0
+        poller = zmq.Poller()
+        poller.register(self.src_in, zmq.POLLIN)
+        poller.register(self.sink_in, zmq.POLLIN)
+        t0 = time.perf_counter()
+        last = t0
+        while got < n:
+            while sent < n and sent - acked < window:
+                self.src_out.send_multipart([self.src_link, frames[sent]])
+                sent += 1
+            poller.poll(5)
+            a, g = self._drain()
+            acked, got = acked + a, got + g
+            if a or g:
+                last = time.perf_counter()
+            elif time.perf_counter() - last > STALL_S:
+                raise RuntimeError(f"emcomm relay stalled: sent {sent}, acked {acked}, received {got}")
+        return n / (time.perf_counter() - t0)
+
+    def latencies(self, n: int, size: int) -> list[float]:
+        out = []
+        for frame in self._frames(n, size):
+            t0 = time.perf_counter()
+            self.src_out.send_multipart([self.src_link, frame])
+            got = 0
+            while not got:
+                self.sink_in.poll(1000)
+                _, got = self._drain()
+            out.append(time.perf_counter() - t0)
+            time.sleep(0.002)
+            self._drain()
+        return out
+
+    def idle(self, seconds: float) -> tuple[float, float]:
+        """CPU share and RSS (MB) of the relay process while nothing is sent."""
+        self._drain()
+        tick = os.sysconf("SC_CLK_TCK")
+
+        def cpu_s() -> float:
+            fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+            return (int(fields[11]) + int(fields[12])) / tick
+
+        c0, t0 = cpu_s(), time.monotonic()
+        end = t0 + seconds
+        while time.monotonic() < end:  # keep answering heartbeats like a peer would
+            time.sleep(0.2)
+            self._drain()
+        share = (cpu_s() - c0) / (time.monotonic() - t0)
+        rss_kb = next(int(line.split()[1]) for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines()
+                      if line.startswith("VmRSS:"))
+        return share, rss_kb / 1024
+
+    def close(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def pct(xs: list[float], p: float) -> float:
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(round(p / 100 * (len(xs) - 1))))]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--quick", action="store_true", help="fewer messages (a smoke run)")
+    ap.add_argument("--bare-relay", nargs=2, metavar=("IN", "OUT"), help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.bare_relay:
+        bare_relay(*args.bare_relay)
+        return
+    n1k, n64k, nlat, idle_s, rounds = (5000, 300, 200, 3.0, 1) if args.quick else (40000, 2000, 1000, 10.0, 3)
+    ctx = zmq.Context()
+    with tempfile.TemporaryDirectory() as tmp:
+        bare = Bare(ctx)
+        relay = Relay(ctx, Path(tmp) / "relay-data")
+        try:
+            b1, r1, b64, r64 = [], [], [], []
+            for _ in range(rounds):  # interleaved so both see the same machine load
+                b1.append(bare.rate(n1k, 1024))
+                r1.append(relay.rate(n1k, 1024))
+                b64.append(bare.rate(n64k, 65536))
+                r64.append(relay.rate(n64k, 65536))
+            bare_lat = bare.latencies(nlat, 1024)
+            relay_lat = relay.latencies(nlat, 1024)
+            idle_cpu, rss_mb = relay.idle(idle_s)
+        finally:
+            relay.close()
+            bare.close()
+    b1m, r1m, b64m, r64m = (statistics.median(x) for x in (b1, r1, b64, r64))
+    goodput = r64m * 65536 * 8 / 1e6
+    rows = [
+        ("1 KiB msgs/s", f"{b1m:,.0f}", f"{r1m:,.0f}", f"ratio {r1m / b1m:.3f} (target ≥ 0.25)"),
+        ("64 KiB goodput Mbps", f"{b64m * 65536 * 8 / 1e6:,.0f}", f"{goodput:,.0f}", "target ≥ 300"),
+        ("latency p50 ms (1 KiB)", f"{pct(bare_lat, 50) * 1e3:.2f}", f"{pct(relay_lat, 50) * 1e3:.2f}", ""),
+        ("latency p99 ms (1 KiB)", f"{pct(bare_lat, 99) * 1e3:.2f}", f"{pct(relay_lat, 99) * 1e3:.2f}", "target < 5"),
+        ("idle CPU %", "", f"{idle_cpu * 100:.2f}", "target < 2"),
+        ("RSS MB", "", f"{rss_mb:.1f}", "target < 150"),
+    ]
+    print(f"{'':26}{'bare relay':>14}{'emcomm relay':>14}  note")
+    for name, a, b, note in rows:
+        print(f"{name:26}{a:>14}{b:>14}  {note}")
+    print(json.dumps({
+        "relay_vs_bare_1k": round(r1m / b1m, 4), "goodput_mbps_64k": round(goodput, 1),
+        "bare_msgs_per_s_1k": round(b1m), "relay_msgs_per_s_1k": round(r1m),
+        "relay_latency_p50_ms": round(pct(relay_lat, 50) * 1e3, 3),
+        "relay_latency_p99_ms": round(pct(relay_lat, 99) * 1e3, 3),
+        "bare_latency_p99_ms": round(pct(bare_lat, 99) * 1e3, 3),
+        "idle_cpu_pct": round(idle_cpu * 100, 2), "rss_mb": round(rss_mb, 1), "rounds": rounds,
+    }))
+
+
+if __name__ == "__main__":
+    main()
