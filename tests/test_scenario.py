@@ -180,6 +180,16 @@ def test_line_of_finds_nested_keys() -> None:
     assert line is not None and text.splitlines()[line - 1].startswith("overrides")
 
 
+def test_schema_example_loads_and_its_team_stays_reached() -> None:
+    doc = (Path(__file__).resolve().parent.parent / "drills" / "SCHEMA.md").read_text()
+    example = doc.split("```toml\n", 1)[1].split("```", 1)[0]
+    sc = parse_scenario(example, "SCHEMA.md")
+    assert len([n for n in sc.nodes if n.role == "base_station"]) == 20
+    from emcomm.drill.timeline import timeline
+    rows = timeline(sc)
+    assert rows[-1].base_station_outage > 0 and all(r.teams_reached == 1 for r in rows)
+
+
 # ---------------------------------------------------------------- broken files
 
 
