@@ -467,7 +467,10 @@ def encode_receipt_body(msg_id: bytes, status: str, t_s: float) -> bytes:
 
 
 def _decode_receipt_body(body: bytes) -> tuple[bytes, str, float]:
-    f = _unpack(body)
+    try:
+        f = _unpack(body)
+    except RemoteInputError as exc:
+        raise _bad("bad_field", f"receipt body is not msgpack ({exc.detail})") from None
     if not isinstance(f, list) or len(f) != 3:
         raise _bad("bad_field", "receipt body must be [msg_id, status, t_s]")
     mid = _bytes(f[0], "receipt msg_id", MSG_ID_BYTES, MSG_ID_BYTES)
