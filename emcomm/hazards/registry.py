@@ -13,10 +13,10 @@ Example
 ...     "radius_km": 5, "depth_m": [[0, 0], [3600, 2.0]]}]})
 >>> round(h.conditions(34.75, 113.62, 3600).water_depth_m, 2)
 2.0
->>> build_hazard("volcano", {})  # doctest: +ELLIPSIS
+>>> build_hazard("volcano", {})
 Traceback (most recent call last):
 ...
-emcomm.errors.HazardError: kind: unknown hazard kind 'volcano'; expected one of: flood...
+emcomm.errors.HazardError: kind: unknown hazard kind 'volcano'; expected one of: flood, fire, earthquake, typhoon
 """
 
 from __future__ import annotations
@@ -26,11 +26,17 @@ from typing import Any, Callable, Mapping
 
 from emcomm.errors import HazardError
 from emcomm.hazards.base import Hazard
+from emcomm.hazards.earthquake import Earthquake
+from emcomm.hazards.fire import Fire
 from emcomm.hazards.flood import Flood
+from emcomm.hazards.typhoon import Typhoon
 
 # kind → constructor(params, prefix, start_epoch) ; filled below, one line per model
 _BUILDERS: dict[str, Callable[[Mapping[str, Any], str, float | None], Hazard]] = {
     "flood": lambda params, prefix, start_epoch: Flood.from_params(params, prefix),
+    "fire": lambda params, prefix, start_epoch: Fire.from_params(params, prefix),
+    "earthquake": lambda params, prefix, start_epoch: Earthquake.from_params(params, prefix),
+    "typhoon": lambda params, prefix, start_epoch: Typhoon.from_params(params, prefix, start_epoch),
 }
 
 HAZARD_KINDS: tuple[str, ...] = ("flood", "fire", "earthquake", "typhoon")
