@@ -6,6 +6,8 @@ import math
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from emcomm.drill.generate import distance_km, nearest_pairs, scatter_box, scatter_circle
 from emcomm.drill.scenario import leo_footprint_deg, load_scenario, parse_scenario
@@ -122,6 +124,11 @@ power = { battery_h = [2, 4] }
     assert other.nodes != a.nodes
 
 
+def test_generator_fuel_hours_become_seconds() -> None:
+    sc = parse_scenario(HEAD.replace('role = "command"', 'role = "command"\npower = { generator = true, generator_fuel_h = 12 }'))
+    assert sc.nodes[0].power.generator_fuel_s == 12 * 3600
+
+
 def test_node_group_in_a_box_stays_in_the_box() -> None:
     sc = parse_scenario(HEAD + """
 [[node_groups]]
@@ -191,6 +198,15 @@ def test_schema_example_loads_and_its_team_stays_reached() -> None:
 
 
 # ---------------------------------------------------------------- broken files
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.text(max_size=200) | st.sampled_from([TINY.read_text()[:n] for n in range(0, 3000, 97)]))
+def test_any_text_loads_or_raises_scenario_error_only(text: str) -> None:
+    try:
+        parse_scenario(text, "fuzz.toml")
+    except ScenarioError as exc:
+        assert exc.problems and all(loc and msg for loc, msg in exc.problems)
 
 
 def _one(path: Path) -> tuple[str, str]:

@@ -374,8 +374,7 @@ class _Builder:
                     self.add(("node_groups", gi, "id_prefix"), f"generates node id {nid!r}, already used by "
                                                                f"{origin[nid]}; choose another id_prefix")
                     break
-                power = PowerSupply(g.power.mains, float(battery_h[k]) * 3600.0, g.power.generator,
-                                    g.power.generator_start_s, g.power.restore_at_s)
+                power = _power(g.power, float(battery_h[k]))
                 name = f"{g.name or g.id_prefix} {k + 1}"
                 out[nid] = Node(nid, name, g.role,
                                 Site(nid, float(lat[k]), float(lon[k]), g.coastal, float(elev_m[k])), power,
@@ -491,8 +490,12 @@ class _Builder:
         return out
 
 
-def _power(m: schema.PowerModel) -> PowerSupply:
-    return PowerSupply(m.mains, m.battery_h * 3600.0, m.generator, m.generator_start_s, m.restore_at_s)
+def _power(m: schema.PowerModel | schema.GroupPowerModel, battery_h: float | None = None) -> PowerSupply:
+    hold_h = battery_h if battery_h is not None else float(m.battery_h)  # type: ignore[arg-type]
+    fuel_s = None if m.generator_fuel_h is None else m.generator_fuel_h * 3600.0
+    return PowerSupply(mains=m.mains, battery_hold_up_s=hold_h * 3600.0, generator=m.generator,
+                       generator_start_s=m.generator_start_s, restore_at_s=m.restore_at_s,
+                       generator_fuel_s=fuel_s)
 
 
 def _split_key(key: str) -> tuple[str | int, ...]:

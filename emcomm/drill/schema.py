@@ -102,6 +102,7 @@ class PowerModel(_Table):
     battery_h: float = Field(default=0.0, ge=0)
     generator: bool = False
     generator_start_s: float = Field(default=0.0, ge=0)
+    generator_fuel_h: float | None = Field(default=None, gt=0)   # None: fuel assumed
     restore_at_s: float | None = Field(default=None, ge=0)
 
 
@@ -112,6 +113,7 @@ class GroupPowerModel(_Table):
     battery_h: tuple[float, float] = (0.0, 0.0)
     generator: bool = False
     generator_start_s: float = Field(default=0.0, ge=0)
+    generator_fuel_h: float | None = Field(default=None, gt=0)   # None: fuel assumed
     restore_at_s: float | None = Field(default=None, ge=0)
 
     @field_validator("battery_h", mode="before")
