@@ -161,3 +161,46 @@ def test_link_to_unknown_node_is_a_usage_error() -> None:
 def test_bad_time_is_a_usage_error() -> None:
     with pytest.raises(UsageError, match="t_s"):
         ImpactModel(nodes(), links(), [], seed=1).at(float("nan"))
+
+
+def _pair(kind: str, lat: float, lon: float, lat2: float | None = None, lon2: float | None = None,
+          role_a: str = "team"):
+    ns = [NodeSpec(Site("a", lat, lon, elevation_m=50.0), role_a, PowerSupply(generator=True)),
+          NodeSpec(Site("b", lat2 if lat2 is not None else lat, lon2 if lon2 is not None else lon + 0.1,
+                        elevation_m=50.0), "hub", PowerSupply(generator=True))]
+    return ns, [LinkSpec("l", "a", "b", make_profile(kind))]
+
+
+def test_typhoon_wind_stows_the_dish_and_grounds_the_uav() -> None:
+    ty = build_hazard("typhoon", {"track": [{"t_s": 0, "lat_deg": 28.0, "lon_deg": 122.0, "pressure_hpa": 930,
+                                             "max_wind_m_s": 52, "rmw_km": 25}]})
+    lat = 28.0 + 25 / 111.195
+    ns, ls = _pair("hts", lat, 122.0)
+    hts = ImpactModel(ns, ls, [ty], seed=1, geo_longitudes_deg=[110.5]).at(0.0).links["l"]
+    assert not hts.up and "dish stowed" in hts.reason
+    ns, ls = _pair("uav", lat, 122.0)
+    assert "UAV grounded" in ImpactModel(ns, ls, [ty], seed=1).at(0.0).links["l"].reason
+    ns, ls = _pair("beidou", lat, 122.0)
+    assert ImpactModel(ns, ls, [ty], seed=1).at(0.0).links["l"].up      # Beidou shrugs off wind and rain
+
+
+def test_earthquake_cuts_fibre_along_its_route_with_the_seed() -> None:
+    q = build_hazard("earthquake", {"lat_deg": 31.0, "lon_deg": 103.4, "magnitude": 8.0, "depth_km": 14})
+    cut = 0
+    for seed in range(60):
+        ns, ls = _pair("fibre", 30.5, 103.4, 31.5, 103.4)   # ends ≈ 55 km out, midpoint at the epicentre
+        state = ImpactModel(ns, ls, [q], seed=seed).at(10.0).links["l"]
+        cut += not state.up and "fibre cut" in state.reason
+    # P(cut at I 10.5; I50 8.5, σ 1) ≈ 0.98, times both ends surviving I ≈ 8 (≈ 0.8): ≈ 47 of 60
+    assert 35 < cut < 60
+    ns, ls = _pair("fibre", 40.0, 116.0, 40.1, 116.1)      # far away: never cut
+    assert ImpactModel(ns, ls, [q], seed=1).at(10.0).links["l"].up
+
+
+def test_fire_takes_links_inside_the_perimeter_down() -> None:
+    fire = build_hazard("fire", {"lat_deg": 30.0, "lon_deg": 102.0, "head_rate_m_s": 1.0})
+    ns, ls = _pair("radio", 30.0 + 2 / 111.195, 102.0)
+    m = ImpactModel(ns, ls, [fire], seed=1)
+    assert m.at(600.0).links["l"].up
+    late = m.at(3 * H).links["l"]
+    assert not late.up and ("fire" in late.reason)

@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as _dt
+import functools
 import math
 from typing import Any, Mapping
 
@@ -94,6 +95,16 @@ def vickery_rmw_km(delta_p_hpa: float, lat_deg: float) -> float:
     return math.exp(2.636 - 0.000050861 * delta_p_hpa ** 2 + 0.0394899 * abs(lat_deg))
 
 
+def _holland(s: StormState | None, lat_deg: float, lon_deg: float) -> float:
+    if s is None:
+        return 0.0
+    r = distance_km(s.lat_deg, s.lon_deg, lat_deg, lon_deg)
+    if r <= 0:
+        return 0.0
+    x = (s.rmw_km / r) ** s.b
+    return s.max_wind_m_s * math.sqrt(x * math.exp(1.0 - x))
+
+
 def _phi(x: float) -> float:
     return 0.5 * (1.0 + math.erf(x / math.sqrt(2.0)))
 
@@ -142,14 +153,7 @@ class Typhoon:
 
     def wind_m_s(self, lat_deg: float, lon_deg: float, t_s: float) -> float:
         """Sustained wind at a point (Holland profile; equals the max wind at the RMW)."""
-        s = self.state(t_s)
-        if s is None:
-            return 0.0
-        r = distance_km(s.lat_deg, s.lon_deg, lat_deg, lon_deg)
-        if r <= 0:
-            return 0.0
-        x = (s.rmw_km / r) ** s.b
-        return s.max_wind_m_s * math.sqrt(x * math.exp(1.0 - x))
+        return _holland(self.state(t_s), lat_deg, lon_deg)
 
     def rain_mm_h(self, lat_deg: float, lon_deg: float, t_s: float) -> float:
         """Azimuthal-mean rain rate at a point (R-CLIPER profile × ``rain_scale``)."""
@@ -193,14 +197,30 @@ class Typhoon:
         u = site_uniform(seed, self.name, site.id, key)
         return med * math.exp(sig * _inv_phi(min(max(u, 1e-12), 1 - 1e-12)))
 
-    def _first_time(self, pred) -> float | None:
+    @functools.cached_property
+    def _scan_grid(self) -> tuple[float, ...]:
         t0, t1 = self.track[0].t_s, self.track[-1].t_s
-        prev = t0
-        if pred(t0):
-            return t0
-        t = t0
-        while t < t1:
-            t = min(t + SCAN_STEP_S, t1)
+        n = max(1, math.ceil((t1 - t0) / SCAN_STEP_S))
+        return tuple(min(t0 + i * SCAN_STEP_S, t1) for i in range(n + 1))
+
+    @functools.cached_property
+    def _grid_states(self) -> dict[float, StormState | None]:
+        return {t: self.state(t) for t in self._scan_grid}
+
+    def _wind_fast(self, lat_deg: float, lon_deg: float, t_s: float) -> float:
+        s = self._grid_states.get(t_s)
+        return _holland(s if s is not None else self.state(t_s), lat_deg, lon_deg)
+
+    @functools.cached_property
+    def _peak_wind_bound(self) -> float:
+        return max(p.max_wind_m_s for p in self.track)
+
+    def _first_time(self, pred) -> float | None:
+        grid = self._scan_grid
+        prev = grid[0]
+        if pred(prev):
+            return prev
+        for t in grid[1:]:
             if pred(t):
                 lo, hi = prev, t
                 while hi - lo > 1.0:
@@ -217,13 +237,15 @@ class Typhoon:
         v_mains = self.wind_threshold_m_s(site, seed, "power")
         lat, lon = site.lat_deg, site.lon_deg
         elev = max(site.elevation_m, 0.0)
+        if not site.coastal and min(v_destroy, v_mains) > self._peak_wind_bound:
+            return NEVER   # no wind of this storm anywhere reaches the site's thresholds
 
         def water(t: float) -> float:
             return self.surge_m(lat, lon, t) - elev if site.coastal else 0.0
 
-        destroyed = self._first_time(lambda t: self.wind_m_s(lat, lon, t) >= v_destroy
+        destroyed = self._first_time(lambda t: self._wind_fast(lat, lon, t) >= v_destroy
                                      or (equipment != "fibre" and water(t) >= self.equipment_depth_m))
-        mains = self._first_time(lambda t: self.wind_m_s(lat, lon, t) >= v_mains
+        mains = self._first_time(lambda t: self._wind_fast(lat, lon, t) >= v_mains
                                  or water(t) >= self.mains_cut_depth_m)
         if destroyed is None and mains is None:
             return NEVER
