@@ -45,11 +45,10 @@ RestoredState = StoredState
 # record.state values the core writes (the store treats them as opaque strings)
 STATE_QUEUED = "queued"     # in custody here, to be forwarded
 STATE_INBOX = "inbox"       # addressed to this node, delivery to the application pending
-STATE_OUTBOX = "outbox"     # submitted here and handed on; waiting for the end-to-end receipt
 
 __all__ = [
     "Action", "Deliver", "Dropped", "Forget", "MessageRecord", "Persist", "Receipt",
-    "RestoredState", "STATE_INBOX", "STATE_OUTBOX", "STATE_QUEUED", "Telemetry", "Transmit",
+    "RestoredState", "STATE_INBOX", "STATE_QUEUED", "Telemetry", "Transmit",
 ]
 
 

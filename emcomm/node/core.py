@@ -485,7 +485,7 @@ class NodeCore:
             self.counters["duplicates"] += 1
             if held is None or held.stage != "storing":
                 self._queue_ack(link, mid, env.priority)   # our earlier ack was lost: ack again
-            out.append(Dropped("duplicate", f"{mid.hex()} from {link.link_id}", mid))
+            self._drop(out, "duplicate", f"{mid.hex()} from {link.link_id}", now, mid, env.priority)
             return
         mine = self._is_mine(env.dst)
         if env.ttl_s <= 0:
