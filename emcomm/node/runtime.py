@@ -37,6 +37,7 @@ import json
 import logging
 import os
 import signal
+import socket
 import threading
 import time
 import zlib
@@ -58,7 +59,7 @@ from emcomm.priority import Priority
 log = logging.getLogger("emcomm.node")
 
 MAX_BURST = 1024               # frames read from peers before one group commit
-MAX_POLL_S = 0.5               # longest sleep, so signals and stop() are seen promptly
+MAX_POLL_S = 5.0               # longest sleep when idle (signals and stop() wake the loop at once)
 STATUS_PERIOD_S = 1.0          # snapshot published on the PUB socket this often
 STORE_RETRY_S = 1.0            # wait before retrying a commit that failed
 MAX_RECEIPTS = 100_000         # receipts remembered for `emcomm send` polling
@@ -116,6 +117,11 @@ class NodeRuntime:
         self._ctx = context or zmq.Context.instance()
         self._core_config = core_config
         self._stop = threading.Event()
+        # stop() and signals write a byte here so the poll returns at once
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._wake_r.setblocking(False)
+        self._signals_installed = False
+        self._wake_w.setblocking(False)
         self.counters: collections.Counter[str] = collections.Counter()
         self.receipts: collections.OrderedDict[bytes, tuple[str, str]] = collections.OrderedDict()
         self._waiting: dict[bytes, list[bytes]] = {}        # msg_id -> API client routing ids
@@ -232,11 +238,17 @@ class NodeRuntime:
     def stop(self) -> None:
         """Ask the loop to end (thread- and signal-safe)."""
         self._stop.set()
+        try:
+            self._wake_w.send(b"x")
+        except OSError:
+            pass  # the buffer is full: the loop is already being woken
 
     def install_signal_handlers(self) -> None:
         """Ctrl-C and SIGTERM end the loop cleanly (store committed and closed)."""
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, lambda *_: self.stop())
+        signal.set_wakeup_fd(self._wake_w.fileno(), warn_on_full_buffer=False)
+        self._signals_installed = True
 
     def close(self) -> None:
         """Commit what is pending, close sockets and the store, release the data directory."""
@@ -248,6 +260,11 @@ class NodeRuntime:
         for s in self._sockets:
             s.close(0)
         self._sockets.clear()
+        if self._signals_installed:
+            signal.set_wakeup_fd(-1)
+            self._signals_installed = False
+        self._wake_r.close()
+        self._wake_w.close()
         if self.store is not None:
             self.store.close()
             self.store = None
@@ -266,10 +283,16 @@ class NodeRuntime:
         poller = zmq.Poller()
         poller.register(self.router, zmq.POLLIN)
         poller.register(self.api, zmq.POLLIN)
+        poller.register(self._wake_r, zmq.POLLIN)
         while not self._stop.is_set():
             now = self.clock()
             timeout_s = self._timeout(now)
             ready = dict(poller.poll(int(timeout_s * 1000) if timeout_s > 0 else 0))
+            if self._wake_r.fileno() in ready:
+                try:
+                    self._wake_r.recv(4096)
+                except OSError:
+                    pass
             self.step(now=self.clock(), peers=self.router in ready, api=self.api in ready)
 
     def step(self, now: float, *, peers: bool = True, api: bool = True) -> None:
@@ -294,7 +317,9 @@ class NodeRuntime:
                 self._status_cb(st)
 
     def _timeout(self, now: float) -> float:
-        deadlines = [now + MAX_POLL_S, self._next_status]
+        deadlines = [now + MAX_POLL_S]
+        if self.pub is not None or self._status_cb is not None:
+            deadlines.append(self._next_status)
         wake = self.core.next_wakeup() if self.core else None
         if wake is not None:
             deadlines.append(wake)
