@@ -52,6 +52,7 @@ class ScenarioInfo:
     duration_s: float
     step_s: float
     seed: int
+    published_outage_fraction: float | None = None   # published share of base stations out at the peak
 
 
 @dataclasses.dataclass(frozen=True)
@@ -340,7 +341,8 @@ class _Builder:
         if m is None:
             return None
         start = m.start if isinstance(m.start, dt.datetime) else dt.datetime.fromisoformat(m.start)
-        return ScenarioInfo(m.name, m.description, tuple(m.sources), start, m.duration_s, m.step_s, m.seed)
+        return ScenarioInfo(m.name, m.description, tuple(m.sources), start, m.duration_s, m.step_s, m.seed,
+                            m.published_outage_fraction)
 
     @staticmethod
     def satellite(m: schema.SatelliteModel) -> Satellite:

@@ -43,6 +43,8 @@ class ScenarioInfoModel(_Table):
     duration_s: float = Field(gt=0)
     step_s: float = Field(default=3600.0, gt=0)
     seed: int = 0
+    # published share of base stations out at the peak (the yardstick a drill report sets beside its own)
+    published_outage_fraction: float | None = Field(default=None, gt=0, le=1)
 
     @field_validator("start")
     @classmethod
