@@ -46,6 +46,20 @@ class HazardError(UsageError):
         super().__init__(f"{key}: {message}" if key else message)
 
 
+class DataFileError(UsageError):
+    """An input data file (typhoon best track, earthquake event) is unreadable or malformed.
+
+    ``path`` names the file and ``line`` the 1-based line of the problem (``None`` when it
+    concerns the whole file); the message says what was found and what is expected.
+    """
+
+    def __init__(self, path: str, message: str, line: int | None = None):
+        self.path = path
+        self.line = line
+        self.detail = message
+        super().__init__(f"{path}:{line}: {message}" if line is not None else f"{path}: {message}")
+
+
 class RoutingError(EmcommError):
     """Base of routing failures."""
 
