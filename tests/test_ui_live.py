@@ -50,6 +50,13 @@ def test_last_heard_drives_staleness_and_unknown_nodes_are_listed():
     assert f.unknown_nodes() == ["ghost"]
 
 
+def test_live_picture_takes_positions_from_the_base_but_no_recorded_traffic():
+    base = Situation.from_dict({**BASE.to_dict(), "usage": [{"kind": "beidou", "bytes": 9}],
+                                "links": [dict(BASE.to_dict()["links"][0], carrying=[0])]})
+    s = LiveFold(base).situation(now_s=1.0)
+    assert s.usage == () and s.links[0].carrying == () and s.node("t1").lat_deg == 34.8
+
+
 def test_malformed_event_is_counted_and_refused():
     f = LiveFold(BASE)
     with pytest.raises(RemoteInputError):

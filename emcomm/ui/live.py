@@ -111,9 +111,11 @@ class LiveFold:
         t0 = self.t0 if self.t0 is not None else now_s
         nodes = [dataclasses.replace(n, last_heard_s=(self.last_heard[n.id] - t0) if n.id in self.last_heard else None)
                  for n in self.base.nodes]
+        # the base gives positions and the last known link states; traffic, routes and usage
+        # shown live come from telemetry only, never from the base
         links = [dataclasses.replace(l, state=self.link_state[l.id][0], reason=self.link_state[l.id][1],
-                                     capacity_pct=100.0 if self.link_state[l.id][0] == "up" else 0.0)
-                 if l.id in self.link_state else l for l in self.base.links]
+                                     capacity_pct=100.0 if self.link_state[l.id][0] == "up" else 0.0, carrying=())
+                 if l.id in self.link_state else dataclasses.replace(l, carrying=()) for l in self.base.links]
         stats = []
         for p in Priority:
             lat = sorted(self.latencies[p])
@@ -122,7 +124,7 @@ class LiveFold:
                 latency_p50_s=statistics.median(lat) if lat else None,
                 latency_p95_s=lat[min(len(lat) - 1, int(0.95 * len(lat)))] if lat else None))
         return dataclasses.replace(self.base, t_s=now_s - t0, nodes=tuple(nodes), links=tuple(links),
-                                   stats=tuple(stats), feed=tuple(self.feed))
+                                   stats=tuple(stats), feed=tuple(self.feed), routes=(), usage=())
 
     def unknown_nodes(self) -> list[str]:
         """Nodes heard on telemetry but absent from the base situation (no position to draw)."""
