@@ -104,3 +104,14 @@ class RecordingError(UsageError):
 
 class UnknownLinkError(RoutingError, UsageError):
     """A link id that the topology does not contain."""
+
+
+class TerminalError(EmcommError):
+    """A terminal driver cannot do its job: the serial port cannot be opened, the terminal
+    stops answering, refuses a command, or a message does not fit the card; the message
+    names the port or card and what to check."""
+
+
+class InteropError(UsageError):
+    """A CAP / CoT / GeoJSON document is invalid, hostile (entity expansion, DTD), too large,
+    in the wrong namespace or fails its schema; the message names the document and the problem."""
