@@ -244,3 +244,15 @@ def test_snapshot_reports_queues_per_link_and_priority() -> None:
     assert snap["node"] == "a" and snap["links"]["ab"]["kind"] == "beidou"
     queued = snap["queues"]["ab"][Priority.PRIORITY] + snap["in_flight"]
     assert queued == 3
+
+
+def test_a_lost_advert_is_sent_again_when_a_heartbeat_shows_the_neighbour_missed_it() -> None:
+    """Adverts are not acked: a heartbeat saying 'I hold seq 0 of yours' makes r re-send its advert."""
+    mesh = Mesh([("ar", "a", "r", profile("cellular")), ("rb", "r", "b", profile("radio"))])
+    mesh.drop_filter = lambda link_id, to, data: to == "a" and isinstance(wire.decode(data), wire.LinkStateAdvert)
+    mesh.run(30.0)
+    assert "b" not in mesh.core("a").routes.reachable()
+    mesh.drop_filter = lambda link_id, to, data: False
+    mesh.run(60.0)
+    assert mesh.core("r").counters["advert_resends"] >= 1
+    assert "b" in mesh.core("a").routes.reachable()

@@ -149,7 +149,7 @@ def test_unknown_fields_are_handled_explicitly() -> None:
     assert _reason(wire.encode_envelope(_env(ext={41: 7}))) == "unknown_critical_field"
     fields = msgpack.unpackb(wire.encode_envelope(_env()))
     assert _reason(msgpack.packb(fields + [{}, "extra"], use_bin_type=True)) == "unknown_field"
-    assert _reason(msgpack.packb([1, 5, "n", 1, "extra"])) == "unknown_field"
+    assert _reason(msgpack.packb([1, 5, "n", 1, 0, "extra"])) == "unknown_field"
     assert _reason(msgpack.packb([1, 9, "n"])) == "unknown_type"
     receipt_in_data = fields[:6] + [int(wire.ContentType.ACK)] + fields[7:]
     assert _reason(msgpack.packb(receipt_in_data, use_bin_type=True)) == "bad_field"

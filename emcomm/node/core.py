@@ -151,6 +151,7 @@ class _Link:
     last_heard_s: float
     phys_up: bool = True
     alive: bool = True
+    heard_once: bool = False
     busy_until_s: float = -math.inf
     next_send_s: float = -math.inf
     last_sent_s: float = -math.inf
@@ -212,6 +213,7 @@ class NodeCore:
         self.lsdb = LinkStateDB(node_id)
         self.routes = RouteProvider(node_id, self._links, config.policy)
         self._lsa_seq = 0
+        self._own_lsa = wire.LinkStateAdvert(node_id, 0, 0.0, ())
         self._own_dirty = True
         self._last_own_advert_s = -math.inf
         self._routes_dirty = True
@@ -303,6 +305,10 @@ class NodeCore:
             if frame.node_id != link.neighbour:
                 self._drop(out, "wrong_peer", f"heartbeat from {frame.node_id!r} on {link_id}, "
                                               f"expected {link.neighbour!r}", now)
+            elif frame.known_seq < self._lsa_seq and self.node_id not in link.adverts:
+                # the neighbour missed our latest advert (adverts are not acked): send it again
+                link.adverts[self.node_id] = self._own_lsa
+                self.counters["advert_resends"] += 1
         self._pump_all(now, out)
         return out
 
@@ -643,6 +649,12 @@ class NodeCore:
 
     def _heard(self, link: _Link, now: float, out: list[Action]) -> None:
         link.last_heard_s = now
+        if not link.heard_once:
+            # first word from this neighbour since we started: it may have missed our adverts
+            link.heard_once = True
+            for adv in self.lsdb.adverts(now):
+                if adv.origin != link.neighbour:
+                    link.adverts.setdefault(adv.origin, adv)
         if not link.alive:
             was = link.usable
             link.alive = True
@@ -709,7 +721,8 @@ class NodeCore:
         self._own_dirty = False
         self._last_own_advert_s = now
         self._lsa_seq += 1
-        adv = wire.LinkStateAdvert(self.node_id, self._lsa_seq, 0.0, tuple(self._own_adverts().values()))
+        adv = self._own_lsa = wire.LinkStateAdvert(self.node_id, self._lsa_seq, 0.0,
+                                                   tuple(self._own_adverts().values()))
         for link in self._links.values():
             link.adverts[self.node_id] = adv
         self._routes_dirty = True
@@ -811,7 +824,8 @@ class NodeCore:
                 link.last_advert_s = now
                 self.counters["tx_adverts"] += 1
             else:
-                data = wire.encode_heartbeat(wire.Heartbeat(self.node_id, self._lsa_seq))
+                data = wire.encode_heartbeat(wire.Heartbeat(self.node_id, self._lsa_seq,
+                                                            max(0, self.lsdb.seq_of(link.neighbour))))
                 prio = int(Priority.ROUTINE)
                 self.counters["tx_heartbeats"] += 1
             self._transmit(link, data, prio, now, out)

@@ -13,7 +13,7 @@ Layout (one msgpack array per frame, positional fields for compactness)::
     HOP_ACK         [ver, 2, [msg_id, ...]]
     LINK_STATE      [ver, 4, origin, seq, age_s, [[link_id, neighbour, kind, up, rate_bps,
                      latency_s, loss, mtu_bytes, min_interval_s, cost_per_mb], ...]]
-    HEARTBEAT       [ver, 5, node_id, lsa_seq]
+    HEARTBEAT       [ver, 5, node_id, lsa_seq, known_seq]
     FRAGMENT        [ver, 6, msg_id, index, count, chunk]
 
 Rules for the unknown: a frame whose ``ver`` is not ``WIRE_VERSION`` is refused
@@ -199,10 +199,12 @@ class LinkStateAdvert:
 
 @dataclasses.dataclass(frozen=True)
 class Heartbeat:
-    """Neighbour liveness; carries the sender's current advert sequence number."""
+    """Neighbour liveness; carries the sender's advert sequence number and the sequence
+    number it holds for the receiver's adverts (0 = none), so a lost advert is re-sent."""
 
     node_id: str
     lsa_seq: int
+    known_seq: int = 0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -276,7 +278,7 @@ def encode_link_state(lsa: LinkStateAdvert) -> bytes:
 
 def encode_heartbeat(hb: Heartbeat) -> bytes:
     """Encode a HEARTBEAT."""
-    return _pack([WIRE_VERSION, int(FrameType.HEARTBEAT), hb.node_id, hb.lsa_seq])
+    return _pack([WIRE_VERSION, int(FrameType.HEARTBEAT), hb.node_id, hb.lsa_seq, hb.known_seq])
 
 
 def encode_fragment(frag: Fragment) -> bytes:
@@ -288,7 +290,7 @@ def encode(frame: Frame) -> bytes:
     """Encode any frame.
 
     >>> decode(encode(Heartbeat("n1", 3)))
-    Heartbeat(node_id='n1', lsa_seq=3)
+    Heartbeat(node_id='n1', lsa_seq=3, known_seq=0)
     """
     if isinstance(frame, Envelope):
         return encode_envelope(frame)
@@ -533,7 +535,7 @@ def decode(data: bytes) -> Frame:
     ftype = FrameType(t)
     if ftype in (FrameType.DATA, FrameType.RECEIPT):
         return _decode_envelope(f, ftype)
-    expected = {FrameType.HOP_ACK: 3, FrameType.LINK_STATE: 6, FrameType.HEARTBEAT: 4, FrameType.FRAGMENT: 6}[ftype]
+    expected = {FrameType.HOP_ACK: 3, FrameType.LINK_STATE: 6, FrameType.HEARTBEAT: 5, FrameType.FRAGMENT: 6}[ftype]
     if len(f) != expected:
         reason = "unknown_field" if len(f) > expected else "malformed"
         raise _bad(reason, f"{ftype.name} frame has {len(f)} fields, expected {expected}")
@@ -543,7 +545,8 @@ def decode(data: bytes) -> Frame:
             raise _bad("bad_field", f"HOP_ACK carries a list of 1..{MAX_ACKS_PER_FRAME} ids")
         return HopAck(tuple(_bytes(m, "acked msg_id", MSG_ID_BYTES, MSG_ID_BYTES) for m in ids))
     if ftype == FrameType.HEARTBEAT:
-        return Heartbeat(_ident(f[2], "node_id"), _int(f[3], "lsa_seq", 0, 2**63 - 1))
+        return Heartbeat(_ident(f[2], "node_id"), _int(f[3], "lsa_seq", 0, 2**63 - 1),
+                         _int(f[4], "known_seq", 0, 2**63 - 1))
     if ftype == FrameType.FRAGMENT:
         count = _int(f[4], "count", 2, MAX_FRAGMENTS)
         return Fragment(_bytes(f[2], "msg_id", MSG_ID_BYTES, MSG_ID_BYTES), _int(f[3], "index", 0, count - 1),
