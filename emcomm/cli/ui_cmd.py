@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -72,4 +71,6 @@ def run(args: argparse.Namespace) -> int:
     cmd = streamlit_command(args)
     print(f"emcomm ui: serving on http://{args.host}:{args.port}/ (Ctrl-C to stop)", file=sys.stderr, flush=True)
     env = dict(os.environ, STREAMLIT_BROWSER_GATHER_USAGE_STATS="false")
-    return subprocess.call(cmd, env=env)
+    # become Streamlit (no parent left behind): signals and Ctrl-C reach the server directly
+    os.execve(cmd[0], cmd, env)
+    return 1  # pragma: no cover - execve does not return

@@ -93,12 +93,15 @@ class UiServer:
     def __init__(self, *ui_args: str, timeout_s: float = 90.0):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/"
+        ARTIFACTS.mkdir(exist_ok=True)
+        self.log_path = ARTIFACTS / f"ui-server-{self.port}.log"
+        self._log = open(self.log_path, "wb")  # a file, not a pipe nobody reads (a full pipe blocks the server)
         self.proc = subprocess.Popen([sys.executable, "-m", "emcomm", "ui", *ui_args, "--port", str(self.port)],
-                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
+                                     stdout=self._log, stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + timeout_s
         while True:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"emcomm ui exited: {self.proc.stdout.read().decode(errors='replace')}")
+                raise RuntimeError(f"emcomm ui exited: {self.log_path.read_text(errors='replace')}")
             try:
                 with urllib.request.urlopen(f"{self.url}_stcore/health", timeout=2) as r:
                     if r.status == 200:
@@ -116,8 +119,14 @@ class UiServer:
             try:
                 self.proc.wait(10)
             except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
-                self.proc.wait(5)
+                pass
+        try:  # anything of this server's process group still alive
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        if self.proc.poll() is None:
+            self.proc.wait(5)
+        self._log.close()
 
 
 @pytest.fixture(scope="module")
