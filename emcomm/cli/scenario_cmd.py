@@ -32,6 +32,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                    help="seconds between rows (default: the scenario's step_s)")
     t.add_argument("--json", action="store_true", help="print the rows as one JSON object")
     t.set_defaults(func=run_timeline)
+    register_builders(ssub)
 
 
 # ---------------------------------------------------------------- check
@@ -178,3 +179,128 @@ def run_timeline(args: argparse.Namespace) -> int:
     else:
         print(format_timeline(sc, rows, step))
     return 0
+
+
+# ---------------------------------------------------------------- from-track / from-quake
+
+
+def register_builders(ssub: argparse._SubParsersAction) -> None:
+    """``scenario from-track`` and ``scenario from-quake``: write a new scenario file."""
+    f = ssub.add_parser("from-track", help="build a typhoon scenario from a CMA best-track or IBTrACS CSV file")
+    f.add_argument("file", help="CMA best-track text (66666 headers) or IBTrACS CSV")
+    f.add_argument("--storm", default=None, metavar="NAME_OR_ID", help="the storm to use when the file holds several")
+    f.add_argument("--extra-hours", type=float, default=12.0, metavar="H",
+                   help="hours kept after the last track point (default 12)")
+    _common_builder_args(f)
+    f.set_defaults(func=run_from_track)
+    q = ssub.add_parser("from-quake", help="build an earthquake scenario from an epicentre or a USGS event file")
+    q.add_argument("--lat", type=float, default=None, metavar="DEG", help="epicentre latitude (°N)")
+    q.add_argument("--lon", type=float, default=None, metavar="DEG", help="epicentre longitude (°E)")
+    q.add_argument("--depth-km", type=float, default=None, metavar="KM", help="focal depth")
+    q.add_argument("--magnitude", type=float, default=None, metavar="M", help="magnitude (Ms)")
+    q.add_argument("--time", default=None, metavar="ISO", help="origin time, ISO 8601 with zone "
+                   "(default 2000-01-01T12:00:00+08:00 for a what-if)")
+    q.add_argument("--usgs", default=None, metavar="EVENT.geojson", help="a USGS event GeoJSON file instead")
+    q.add_argument("--event", default=None, metavar="ID", help="event id when the USGS file holds several")
+    q.add_argument("--strike-deg", type=float, default=None, metavar="DEG",
+                   help="fault strike: long axis of the isoseismals (default 0 = north)")
+    q.add_argument("--hours", type=float, default=48.0, metavar="H", help="scenario length (default 48)")
+    _common_builder_args(q)
+    q.set_defaults(func=run_from_quake)
+
+
+def _common_builder_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--nodes", default=None, metavar="SCENARIO",
+                   help="take nodes, links and traffic from this scenario (default: a generated node set)")
+    p.add_argument("--out", required=True, metavar="NEW.toml", help="the scenario file to write")
+    p.add_argument("--force", action="store_true", help="overwrite --out if it exists")
+    p.add_argument("--name", default=None, help="scenario name (default from the storm or event)")
+    p.add_argument("--tz-hours", type=float, default=8.0, metavar="H",
+                   help="UTC offset of the times written (default 8, China Standard Time)")
+
+
+def _borrowed(args: argparse.Namespace) -> dict[str, object]:
+    if args.nodes is None:
+        return {}
+    from emcomm.drill.nodeset import node_set_from
+    tables, sc = node_set_from(args.nodes)
+    return {"nodes": tables, "nodes_sources": tuple(f"node set of {sc.info.name}: {s}" for s in sc.info.sources),
+            "nodes_seed": sc.info.seed, "_scenario": sc}
+
+
+def _write(args: argparse.Namespace, doc: dict[str, object], notes: list[str], header: str) -> Scenario:
+    from pathlib import Path
+
+    from emcomm.drill.scenario import parse_scenario
+    from emcomm.drill.tomlwriter import dumps
+
+    out = Path(args.out)
+    if out.exists() and not args.force:
+        raise UsageError(f"{args.out} exists; choose another --out or add --force to overwrite it")
+    if out.suffix != ".toml":
+        raise UsageError(f"--out {args.out}: a scenario file name ends in .toml")
+    text = dumps(doc, header)
+    sc = parse_scenario(text, args.out)      # what we write must pass `scenario check`
+    try:
+        out.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"cannot write {args.out} ({exc.strerror or exc}); check the folder exists and is writable") from None
+    print(f"wrote {args.out}: {sc.info.name}, {len(sc.nodes)} nodes, {len(sc.links)} links, "
+          f"{_dur(sc.info.duration_s)} from {sc.info.start.isoformat()}")
+    for note in notes:
+        print(f"  note: {note}")
+    return sc
+
+
+def run_from_track(args: argparse.Namespace) -> int:
+    from emcomm.drill.fromtrack import scenario_from_track, usable_points
+    from emcomm.drill.nodeset import nearest_km
+    from emcomm.drill.tracks import read_track
+
+    track = read_track(args.file, args.storm)
+    borrowed = _borrowed(args)
+    sc_nodes = borrowed.pop("_scenario", None)
+    doc, notes = scenario_from_track(track, args.file, tz_hours=args.tz_hours, extra_hours=args.extra_hours,
+                                     name=args.name, **borrowed)  # type: ignore[arg-type]
+    if isinstance(sc_nodes, Scenario):
+        pts = [(p.lat_deg, p.lon_deg) for p in usable_points(track)[0]]
+        km = nearest_km(sc_nodes, pts)
+        notes.append(f"the track passes within {km:.0f} km of the node set"
+                     + ("; the storm may barely touch it" if km > 300 else ""))
+    header = (f"Generated by `emcomm scenario from-track {args.file.split('/')[-1]}`"
+              + (f" --nodes {args.nodes.split('/')[-1]}" if args.nodes else "") + ".\n"
+              "Track times are UTC in the source file, written here at the chosen offset.")
+    _write(args, doc, notes, header)
+    return 0
+
+
+def run_from_quake(args: argparse.Namespace) -> int:
+    from emcomm.drill.fromquake import QuakeEvent, read_usgs_event, scenario_from_quake
+
+    given = {"--lat": args.lat, "--lon": args.lon, "--depth-km": args.depth_km, "--magnitude": args.magnitude}
+    if args.usgs is not None:
+        extra = [k for k, v in given.items() if v is not None] + (["--time"] if args.time else [])
+        if extra:
+            raise UsageError(f"give either --usgs FILE or {', '.join(given)}, not both (also got {', '.join(extra)})")
+        ev = read_usgs_event(args.usgs, args.event)
+    else:
+        missing = [k for k, v in given.items() if v is None]
+        if missing:
+            raise UsageError(f"missing {', '.join(missing)}; give --lat, --lon, --depth-km and --magnitude "
+                             "(or --usgs EVENT.geojson)")
+        raw_time = args.time or "2000-01-01T12:00:00+08:00"
+        try:
+            when = dt.datetime.fromisoformat(raw_time)
+        except ValueError:
+            raise UsageError(f"--time {raw_time!r} is not an ISO 8601 time such as 2008-05-12T14:28:01+08:00") from None
+        if when.tzinfo is None:
+            raise UsageError(f"--time {raw_time!r} has no time zone; add one such as +08:00 or Z")
+        ev = QuakeEvent(when, args.lat, args.lon, args.depth_km, args.magnitude, "earthquake", "", "command line")
+    borrowed = _borrowed(args)
+    borrowed.pop("_scenario", None)
+    doc, notes = scenario_from_quake(ev, hours=args.hours, strike_deg=args.strike_deg, tz_hours=args.tz_hours,
+                                     name=args.name, **borrowed)  # type: ignore[arg-type]
+    header = "Generated by `emcomm scenario from-quake`" + (f" --nodes {args.nodes.split('/')[-1]}" if args.nodes else "") + "."
+    _write(args, doc, notes, header)
+    return 0
+
