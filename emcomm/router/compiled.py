@@ -57,7 +57,7 @@ def _check_metric(name: str, values: np.ndarray, link_ids: list, ok: np.ndarray,
     if not ok.all():
         i = int(np.flatnonzero(~ok)[0])
         raise WeightError(
-            f"link {link_ids[i]!r}: {name} is {values[i]!r}; expected {expected} "
+            f"link {link_ids[i]!r}: {name} is {float(values[i])!r}; expected {expected} "
             f"({int((~ok).sum())} link(s) have this problem)"
         )
 

@@ -530,9 +530,9 @@ class Router:
         if max_hops is not None:
             wanted.append(f"at most {max_hops} hop(s)")
         if max_cost is not None:
-            wanted.append(f"cost ≤ {max_cost}")
+            wanted.append(f"cost ≤ {max_cost:g}")
         if min_rate:
-            wanted.append(f"links of at least {min_rate} bit/s")
+            wanted.append(f"links of at least {min_rate:g} bit/s")
         best = self._dist[d]
         self._sssp(s, self.weights(size, p), d)
         hops = path_slots(self._pred, topo.slot_tail, s, d, self._buf)
