@@ -87,6 +87,7 @@ class ContentType(enum.IntEnum):
     FILE_CHUNK = 4
     LINK_STATE = 5
     ACK = 6
+    ROSTER = 7          # an authority-signed roster update (flooded at FLASH)
 
     @classmethod
     def parse(cls, text: "str | int | ContentType") -> "ContentType":
@@ -110,9 +111,10 @@ class ContentType(enum.IntEnum):
 class Flags(enum.IntFlag):
     COMPRESSED = 1       # body is zlib-compressed (end to end)
     NO_RECEIPT = 2       # the source wants no end-to-end receipt
+    ENCRYPTED = 4        # body sealed to a group's members (emcomm.node.groupcrypt)
 
 
-_KNOWN_FLAGS = int(Flags.COMPRESSED | Flags.NO_RECEIPT)
+_KNOWN_FLAGS = int(Flags.COMPRESSED | Flags.NO_RECEIPT | Flags.ENCRYPTED)
 
 # Stable reason tokens (counter names) raised by decode.
 REASONS: frozenset[str] = frozenset({
