@@ -1,0 +1,1 @@
+"""Terminal emulators on pseudo-terminals, so the real drivers run end to end without hardware."""
