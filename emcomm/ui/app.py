@@ -13,11 +13,11 @@ import sys
 import time
 
 import streamlit as st
-from streamlit_folium import st_folium
 
 from emcomm.errors import EmcommError
 from emcomm.ui import mapview, panels
-from emcomm.ui.assets import basemap_url, use_local_assets
+from emcomm.ui.layers import situation_payloads
+from emcomm.ui.mapcomponent import base_spec, show_map
 from emcomm.ui.live import LiveFold, TelemetryListener
 from emcomm.ui.replay import read_recording, situation_at
 from emcomm.ui.situation import Situation
@@ -51,12 +51,12 @@ def _mtime(path: str) -> float:
         return -1.0
 
 
-def _base_map(s: Situation | None, online_tiles: bool):
+def _base(s: Situation | None, online_tiles: bool, height_px: int = 620) -> dict:
     b = mapview.situation_bounds(s) if s else None
     center = ((b[0][0] + b[1][0]) / 2, (b[0][1] + b[1][1]) / 2) if b else (34.75, 113.65)
     kinds = sorted({l.kind for l in s.links}) if s and s.links else None
-    return mapview.base_map(center=center, basemap=basemap_url(), online_tiles=online_tiles, kinds=kinds,
-                            bounds=b if b and b[0] != b[1] else None)
+    return base_spec(center=center, online_tiles=online_tiles, kinds=kinds, height_px=height_px,
+                     bounds=b if b and b[0] != b[1] else None)
 
 
 def _draw(s: Situation, base: Situation | None, online_tiles: bool, now_s: float | None = None,
@@ -67,10 +67,9 @@ def _draw(s: Situation, base: Situation | None, online_tiles: bool, now_s: float
         c.metric(k, v)
     left, right = st.columns([3, 2])
     with left:
-        # The base map (basemap, legend, view) stays the same between reruns, so st_folium keeps
-        # the user's zoom; only the situation layers are sent again.
-        st_folium(_base_map(base, online_tiles), key="map", height=620, use_container_width=True,
-                  returned_objects=[], feature_group_to_add=mapview.situation_layers(s, now_s, stale_after_s))
+        # The map is built once in the browser and keeps the user's zoom; of the situation
+        # layers only those whose content hash changed are sent again.
+        show_map(_base(base, online_tiles), situation_payloads(s, now_s, stale_after_s), key="map")
     with right:
         st.subheader("Delivery by priority")
         st.table(panels.priority_table(s).set_index("priority"))
@@ -94,7 +93,7 @@ def replay_page(path: str, online_tiles: bool) -> None:
     except EmcommError as exc:
         st.error(f"Cannot replay: {exc}")
         st.caption("The map below shows the offline basemap only.")
-        st_folium(_base_map(None, online_tiles), key="map", height=500, use_container_width=True, returned_objects=[])
+        show_map(_base(None, online_tiles, height_px=500), key="map")
         return
     lo, hi = rec.t_range
     st.caption(f"Replay of **{rec.header.scenario}** (started {rec.header.start}); "
@@ -169,7 +168,6 @@ def _listener(endpoints: tuple[str, ...], base: Situation | None):
 
 def main() -> None:
     args = _args()
-    use_local_assets()
     st.set_page_config(page_title="emcomm command centre", layout="wide")
     st.title("emcomm command centre")
     if args.replay:

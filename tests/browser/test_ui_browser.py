@@ -1,5 +1,9 @@
 """The command-centre page in a real browser: replay draws what the recording says, the time
-slider changes it, bad input gives a message on the page, and nothing leaves the machine."""
+slider changes it, bad input gives a message on the page, and nothing leaves the machine.
+
+Links and routes are drawn on a canvas (no DOM paths), so features are counted with the
+map component's ``emcCount(className)`` hook, which walks the Leaflet layers on the map;
+one test also reads the canvas pixels under a link to prove it was really painted."""
 
 from __future__ import annotations
 
@@ -29,14 +33,42 @@ def _map_frame(page):
     raise AssertionError("no map frame with node markers appeared")
 
 
-def _wait_count(page, frame, selector: str, expected: int) -> int:
+def _count(frame, cls: str) -> int:
+    """Features on the map whose class list has ``cls`` (canvas and SVG layers alike)."""
+    return frame.evaluate("c => window.emcCount ? window.emcCount(c) : -1", cls)
+
+
+def _wait_count(page, frame, cls: str, expected: int) -> int:
     n = -1
     for _ in range(WAIT_MS // 500):
-        n = frame.locator(selector).count()
+        n = _count(frame, cls)
         if n == expected:
             return n
         page.wait_for_timeout(500)
     return n
+
+
+# Reads the Links canvas under the middle of link ``id`` (drawn with a tooltip naming it):
+# the alpha of that pixel, > 0 when the link was painted there.
+_CANVAS_ALPHA_JS = """
+(id) => {
+  const map = window.emcMap;
+  let line = null;
+  map.eachLayer(l => { if (l.options && l.options.emcTip && l.options.emcTip.includes(' ' + id + ':')
+                               && l.getLatLngs) line = l; });
+  if (!line) return -1;
+  const [a, b] = line.getLatLngs();
+  const mid = map.latLngToContainerPoint([(a.lat + b.lat) / 2, (a.lng + b.lng) / 2]);
+  const canvas = map.getPane('emcLinks').querySelector('canvas');
+  const cr = canvas.getBoundingClientRect(), mr = map.getContainer().getBoundingClientRect();
+  const k = canvas.width / cr.width;
+  const x = Math.round((mid.x + mr.left - cr.left) * k), y = Math.round((mid.y + mr.top - cr.top) * k);
+  let best = 0;
+  const px = canvas.getContext('2d').getImageData(x - 2, y - 2, 5, 5).data;
+  for (let i = 3; i < px.length; i += 4) best = Math.max(best, px[i]);
+  return best;
+}
+"""
 
 
 def _metric(page, label: str) -> int:
@@ -58,15 +90,28 @@ def test_replay_draws_every_node_and_link_with_legend_offline(guarded, replay_se
     page = guarded.page
     page.goto(replay_server.url)
     frame = _map_frame(page)
-    assert _wait_count(page, frame, "path.emc-node", len(s0.nodes)) == len(s0.nodes)
-    assert _wait_count(page, frame, "path.emc-link", len(s0.links)) == len(s0.links)
+    assert _wait_count(page, frame, "emc-node", len(s0.nodes)) == len(s0.nodes)
+    assert frame.locator("path.emc-node").count() == len(s0.nodes)  # nodes stay SVG paths
+    assert _wait_count(page, frame, "emc-link", len(s0.links)) == len(s0.links)
+    # the canvas really holds the links: pixels painted under a link's middle
+    assert frame.evaluate(_CANVAS_ALPHA_JS, "t5-leo") > 0
     assert frame.locator("#emc-legend").count() == 1
     legend = frame.locator("#emc-legend").inner_text()
     for word in ("on battery", "cut off", "Beidou RDSS", "Tiantong", "degraded", "carrying FLASH", "flood"):
         assert word in legend
     # the offline basemap is drawn from the local GeoJSON (country outlines)
-    assert _wait_count(page, frame, "path.emc-basemap", 230) > 100
+    for _ in range(WAIT_MS // 500):
+        if frame.locator("path.emc-basemap").count() > 100:
+            break
+        page.wait_for_timeout(500)
+    assert frame.locator("path.emc-basemap").count() > 100
     assert _metric(page, "links down") == headline(s0)["links down"] == 0
+    # a node's popup names its operator
+    frame.locator("path.emc-node-command").click()
+    popup = frame.locator(".leaflet-popup-content")
+    popup.wait_for(timeout=10_000)
+    cc = s0.node("cc")
+    assert cc.operator and cc.operator in popup.inner_text() and "Operator" in popup.inner_text()
     guarded.shot("ui_replay_start")
     assert not guarded.errors, guarded.errors
 
@@ -79,17 +124,20 @@ def test_time_slider_shows_the_collapse_of_terrestrial_links(guarded, replay_ser
     page = guarded.page
     page.goto(replay_server.url)
     frame = _map_frame(page)
-    assert frame.locator("path.emc-link-down").count() == 0
+    assert _wait_count(page, frame, "emc-link", len(end.links)) == len(end.links)
+    assert _count(frame, "emc-link-down") == 0
+    zoom = frame.evaluate("window.emcMap.getZoom()")
     slider = page.locator('[data-testid="stSlider"]').filter(has_text="Time since start").get_by_role("slider")
     slider.focus()
     slider.press("End")
-    assert _wait_count(page, _map_frame(page), "path.emc-link-down", down) == down
-    frame = _map_frame(page)
+    assert _wait_count(page, frame, "emc-link-down", down) == down
+    assert _map_frame(page) == frame and frame.evaluate("window.emcMap.getZoom()") == zoom  # same map, updated in place
     offair = sum(not n.up for n in end.nodes)
-    assert frame.locator("path.emc-node-offair").count() == offair == 2
+    assert _wait_count(page, frame, "emc-node-offair", offair) == offair == 2
+    assert frame.locator("path.emc-node-offair").count() == offair
     flash_links = {l.id for l in end.links if 0 in l.carrying}
-    assert frame.locator("path.emc-route-flash").count() == len(flash_links) > 0
-    assert frame.locator("path.emc-node-cutoff").count() == len(end.cut_off()) == 1
+    assert _count(frame, "emc-route-flash") == len(flash_links) > 0
+    assert _count(frame, "emc-node-cutoff") == len(end.cut_off()) == 1
     assert _metric(page, "links down") == down
     assert _metric(page, "nodes off air") == offair
     # panels: the FLASH row of the delivery table and the feed show the recorded numbers
