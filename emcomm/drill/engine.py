@@ -189,7 +189,9 @@ class Engine:
         roles = {n.id: n.role for n in scenario.nodes}
         self.links: dict[str, _Link] = {}
         per_node: dict[str, dict[str, LinkConfig]] = {nid: {} for nid in core_nodes(scenario)}
-        for i, dl in enumerate(drill_links(scenario)):
+        # a kind no class may use is not installed at all (e.g. terrestrial-only: no satellite terminals)
+        installed = set().union(*(self.policy.usable_kinds(p) for p in Priority))
+        for i, dl in enumerate(d for d in drill_links(scenario) if d.kind in installed):
             ends = {dl.a: EmulatedLink(dl.profile, _link_seed(self.seed, dl.id, dl.a), direction="up"),
                     dl.b: EmulatedLink(dl.profile, _link_seed(self.seed, dl.id, dl.b), direction="down")}
             self.links[dl.id] = _Link(dl, i, ends, LinkState(True, 1.0, 0.0, 0.0))
