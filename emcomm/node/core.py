@@ -179,7 +179,7 @@ class NodeCore:
     """
 
     def __init__(self, node_id: str, config: NodeConfig, *, restored: RestoredState | None = None,
-                 seed: int | None = None):
+                 seed: int | None = None, security: Any = None):
         """Create the core; ``restored`` is what the store gave back at start-up.
 
         Restored queued records go back into the queues, inbox records are delivered again
@@ -194,6 +194,9 @@ class NodeCore:
                              f"not '{wire.BROADCAST}' and not starting with '{wire.GROUP_PREFIX}'")
         self.node_id = node_id
         self.config = config
+        # emcomm.node.security.NodeSecurity (or None: insecure mode): signs what this node
+        # originates, admits/refuses envelopes, opens group bodies and installs rosters
+        self.security = security
         self._rng = random.Random(seed) if seed is not None else None
         self.counters: collections.Counter[str] = collections.Counter()
         self._links: dict[str, _Link] = {
@@ -263,6 +266,8 @@ class NodeCore:
             return msg_id, [Receipt(msg_id, "accepted", "already accepted (resubmission)")]
         env = wire.make_envelope(msg_id, self.node_id, dst, int(prio), int(ctype), now, float(ttl), bytes(body),
                                  hop_limit=self.config.hop_limit, receipt=receipt)
+        if self.security is not None:
+            env = self.security.seal(env, now)
         self._start(now)
         msg = _Msg(env, now + ttl, local=True, app=True, from_link=None, mine=self._is_mine(dst))
         return msg_id, self._accept(msg, now)
@@ -276,6 +281,8 @@ class NodeCore:
         link = self._links.get(link_id)
         if link is None:
             return self._drop(out, "unknown_link", f"frame on link {link_id!r}, which is not configured here", now)
+        if self.security is not None and link.neighbour in self.security.blocked:
+            return self._drop(out, "peer_cut_off", f"on {link_id}: {link.neighbour} was cut off", now)
         try:
             frame = wire.decode(data)
         except RemoteInputError as exc:
@@ -502,6 +509,14 @@ class NodeCore:
             self._queue_ack(link, mid, env.priority)
             self._drop(out, "hop_limit", f"{mid.hex()} reached its hop limit {env.hop_limit}", now, mid, env.priority)
             return
+        if self.security is not None:
+            refused = self.security.admit(link.neighbour, link.link_id, env, now, mine)
+            if refused is not None:
+                reason, detail, ack = refused
+                if ack:
+                    self._queue_ack(link, mid, env.priority)
+                self._drop(out, reason, detail, now, mid, env.priority)
+                return
         msg = _Msg(env, now + env.ttl_s, local=False, app=False, from_link=link.link_id, mine=mine)
         out.extend(self._accept(msg, now))
 
@@ -517,11 +532,12 @@ class NodeCore:
                 self._emit(out, tm.RECEIPT, now, msg, status=status, of=orig.hex())
         else:
             try:
-                payload = env.payload()
+                payload = env.payload() if self.security is None else self.security.payload(env, now)
             except RemoteInputError as exc:
                 self._drop(out, exc.reason, f"message {env.msg_id.hex()}: {exc.detail}", now)
             else:
-                out.append(Deliver(dataclasses.replace(env, body=payload, flags=env.flags & ~int(wire.Flags.COMPRESSED))))
+                out.append(Deliver(dataclasses.replace(
+                    env, body=payload, flags=env.flags & ~int(wire.Flags.COMPRESSED | wire.Flags.ENCRYPTED))))
                 self.counters["delivered"] += 1
                 self._emit(out, tm.DELIVERED, now, msg, src=env.src, hops=env.hop_count,
                            latency_s=round(now - env.created_s, 6))
@@ -534,6 +550,8 @@ class NodeCore:
         body = wire.encode_receipt_body(env.msg_id, status, now)
         renv = wire.Envelope(self._new_id(), self.node_id, env.src, env.priority, int(ContentType.ACK), now,
                              self.config.default_ttl_s, body, hop_limit=self.config.hop_limit)
+        if self.security is not None:
+            renv = self.security.seal(renv, now)
         out.extend(self._accept(_Msg(renv, now + renv.ttl_s, local=True, app=False, from_link=None, mine=False), now))
 
     def _finish(self, msg: _Msg, out: list[Action]) -> None:
