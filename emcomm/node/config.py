@@ -48,7 +48,8 @@ _ENDPOINT = re.compile(r"^(tcp://[^:/\s]+:\d{1,5}|ipc://\S+|inproc://\S+)$")
 # Unix socket paths are limited to 107 bytes (sun_path in <sys/un.h> on Linux).
 _IPC_PATH_MAX = 107
 
-_TOP_KEYS = {"id", "listen", "telemetry", "api", "data_dir", "emulation", "seed", "neighbour", "store_max_mb"}
+_TOP_KEYS = {"id", "listen", "telemetry", "api", "data_dir", "emulation", "seed", "neighbour", "store_max_mb",
+             "identity", "roster", "authority", "insecure", "rate_limits"}
 _NB_KEYS = {"id", "endpoint", "kind", "link_id", "overrides"}
 
 
@@ -75,6 +76,16 @@ class RunConfig:
     emulation: bool = True
     seed: int = 0
     store_max_mb: float | None = None
+    # security (emcomm.node.security): on when a roster is given, unless insecure is set
+    identity: Path | None = None          # directory or identity.key of this node
+    roster: Path | None = None            # the authority-signed roster file
+    authority: Path | None = None         # the authority's identity.pub (default: the roster's key)
+    insecure: bool = False                # drills and quick local tests only: no CURVE, no signatures
+    rate_limits: Mapping[str, Any] | None = None   # {"flash": [per_s, burst], ...}
+
+    @property
+    def secure(self) -> bool:
+        return self.roster is not None and not self.insecure
 
     @property
     def api_endpoint(self) -> str:
@@ -196,8 +207,25 @@ def config_from_mapping(raw: Mapping[str, Any], *, base_dir: Path, source: str =
     endpoints = [e for e in (listen, telemetry, api) if e]
     if len(set(endpoints)) != len(endpoints):
         raise UsageError(f"{source}: listen, telemetry and api must be different endpoints")
+    sec_paths: dict[str, Path | None] = {}
+    for key in ("identity", "roster", "authority"):
+        v = raw.get(key)
+        if v is not None and (not isinstance(v, str) or not v):
+            raise UsageError(f"{source}: {key} must be a file or directory path, got {v!r}")
+        sec_paths[key] = None if v is None else (Path(v) if Path(v).is_absolute() else base_dir / v)
+    insecure = raw.get("insecure", False)
+    if not isinstance(insecure, bool):
+        raise UsageError(f"{source}: insecure must be true or false, got {insecure!r}")
+    if sec_paths["roster"] is not None and not insecure and sec_paths["identity"] is None:
+        raise UsageError(f"{source}: a roster is given, so this node needs its identity "
+                         "(identity = \"DIR\" from `emcomm keygen`), or insecure = true for a local test")
+    rate_limits = raw.get("rate_limits")
+    if rate_limits is not None and not isinstance(rate_limits, Mapping):
+        raise UsageError(f"{source}: rate_limits is a table like {{flash = [5, 50]}}")
     return RunConfig(node_id, listen, data_dir, neighbours, telemetry, api, emulation, seed,
-                     float(store_max_mb) if store_max_mb is not None else None)
+                     float(store_max_mb) if store_max_mb is not None else None,
+                     identity=sec_paths["identity"], roster=sec_paths["roster"], authority=sec_paths["authority"],
+                     insecure=insecure, rate_limits=rate_limits)
 
 
 def load_config(path: str | os.PathLike[str]) -> RunConfig:
@@ -231,7 +259,8 @@ def parse_neighbour_flag(text: str) -> dict[str, Any]:
 
 def config_from_flags(node_id: str, listen: str, neighbours: Sequence[str], data_dir: str | None,
                       *, telemetry: str | None = None, api: str | None = None,
-                      emulation: bool = True, seed: int = 0) -> RunConfig:
+                      emulation: bool = True, seed: int = 0, identity: str | None = None,
+                      roster: str | None = None, insecure: bool = False) -> RunConfig:
     """Build a RunConfig from command-line flags (same checks as a node.toml)."""
     raw: dict[str, Any] = {"id": node_id, "listen": listen, "emulation": emulation, "seed": seed,
                            "neighbour": [parse_neighbour_flag(n) for n in neighbours]}
@@ -241,4 +270,9 @@ def config_from_flags(node_id: str, listen: str, neighbours: Sequence[str], data
         raw["telemetry"] = telemetry
     if api:
         raw["api"] = api
+    for key, value in (("identity", identity), ("roster", roster)):
+        if value:
+            raw[key] = value
+    if insecure:
+        raw["insecure"] = True
     return config_from_mapping(raw, base_dir=Path.cwd(), source="flags")
