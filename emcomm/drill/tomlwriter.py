@@ -37,7 +37,12 @@ def key(name: str) -> str:
     >>> key("lat_deg"), key("a b")
     ('lat_deg', '"a b"')
     """
-    return name if _BARE_KEY.match(name) else json.dumps(name, ensure_ascii=False)
+    return name if _BARE_KEY.match(name) else _string(name)
+
+
+def _string(text: str) -> str:
+    # a JSON string is a TOML basic string, except that TOML also forbids a raw DEL (0x7f)
+    return json.dumps(text, ensure_ascii=False).replace("\x7f", "\\u007f")
 
 
 def value(v: Any) -> str:
@@ -55,7 +60,7 @@ def value(v: Any) -> str:
             raise UsageError(f"cannot write the non-finite number {v!r} to a scenario file")
         return repr(v)
     if isinstance(v, str):
-        return json.dumps(v, ensure_ascii=False)
+        return _string(v)
     if isinstance(v, dt.datetime):
         return v.isoformat()
     if isinstance(v, Mapping):

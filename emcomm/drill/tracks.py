@@ -100,6 +100,9 @@ def parse_track(text: str, path: str = "<track>", storm: str | None = None) -> T
         raise DataFileError(path, "is empty; expected a CMA best-track text file or an IBTrACS CSV file")
     if first.split()[0] == CMA_HEADER:
         tracks = _parse_cma(text, path)
+    elif len(first.split()[0]) == 10 and first.split()[0].isdigit():
+        raise DataFileError(path, "data row before any '66666' storm header; a CMA best track starts each "
+                                  "storm with a header line '66666 AAAA BBB ...'", 1)
     elif "ISO_TIME" in [c.strip().upper() for c in first.split(",")]:
         tracks = _parse_ibtracs(text, path)
     else:
