@@ -147,10 +147,13 @@ def live_page(endpoints: list[str], base_path: str | None, stale_after_s: float,
     def tick() -> None:
         now = time.monotonic()
         listener.poll(fold)
-        for ep, age in listener.silent(now, max(2 * refresh_s, stale_after_s)):
-            st.warning(f"No telemetry from {ep} for {age:.0f} s — is the node running and publishing there?")
-        if fold.rejected:
-            st.caption(f"{fold.rejected} malformed telemetry frame(s) ignored.")
+        # Messages come and go inside one container that is always there, so the map below
+        # keeps its place on the page (an element shifting position would rebuild the map).
+        with st.container():
+            for ep, age in listener.silent(now, max(2 * refresh_s, stale_after_s)):
+                st.warning(f"No telemetry from {ep} for {age:.0f} s — is the node running and publishing there?")
+            if fold.rejected:
+                st.caption(f"{fold.rejected} malformed telemetry frame(s) ignored.")
         s = fold.situation(now_s=now)
         st.markdown(f"### Live — {len(endpoints)} endpoint(s), stale after {stale_after_s:g} s")
         _draw(s, base, online_tiles, now_s=s.t_s, stale_after_s=stale_after_s)
