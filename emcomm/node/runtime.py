@@ -142,6 +142,7 @@ class NodeRuntime:
         self.router: zmq.Socket | None = None
         self.api: zmq.Socket | None = None
         self.pub: zmq.Socket | None = None
+        self.netsec: Any = None        # emcomm.node.netsec.NetSecurity when security is on
 
     # -- start / stop ----------------------------------------------------------------
     def start(self) -> None:
@@ -156,10 +157,18 @@ class NodeRuntime:
         self.store = Store.open(cfg.store_path,
                                 max_size_bytes=int(cfg.store_max_mb * 1e6) if cfg.store_max_mb else None)
         restored = self.store.load(now)
+        if cfg.secure:
+            from emcomm.node.netsec import NetSecurity   # PyNaCl and key files only when security is on
+            self.netsec = NetSecurity(cfg)
+            self._ctx = self.netsec.context               # its own context: one ZAP handler per node
+        else:
+            log.warning("node %s runs INSECURE (no roster): links are not authenticated and messages not signed; "
+                        "for drills and local tests only", cfg.node_id)
         links = {n.link_id: LinkConfig(n.id, n.profile) for n in cfg.neighbours}
         core_cfg = (dataclasses.replace(self._core_config, links=links) if self._core_config
                     else NodeConfig(links=links))
-        self.core = NodeCore(cfg.node_id, core_cfg, restored=restored)
+        self.core = NodeCore(cfg.node_id, core_cfg, restored=restored,
+                             security=self.netsec.security if self.netsec is not None else None)
         for n in cfg.neighbours:
             seed = (cfg.seed * 1_000_003) ^ zlib.crc32(f"{cfg.node_id}>{n.link_id}".encode())
             self.links[n.link_id] = EmulatedLink(n.profile, seed=seed, enabled=cfg.emulation)
@@ -180,6 +189,8 @@ class NodeRuntime:
                 s.setsockopt(zmq.RECONNECT_IVL_MAX, 2000)
                 s.setsockopt(zmq.HEARTBEAT_IVL, 1000)
                 s.setsockopt(zmq.HEARTBEAT_TIMEOUT, 3000)
+                if self.netsec is not None:
+                    self.netsec.client_socket(s, n.id)
                 s.connect(n.endpoint)
                 self._sockets.append(s)
                 peer = self.peers[n.id] = _Peer(n.id, n.endpoint, s, set())
@@ -197,6 +208,8 @@ class NodeRuntime:
         if kind == zmq.ROUTER:
             s.setsockopt(zmq.ROUTER_MANDATORY, 0)
             s.setsockopt(zmq.RCVHWM, 100_000)
+            if self.netsec is not None and what == "listen":
+                self.netsec.server_socket(s)
         if endpoint.startswith("ipc://"):
             path = endpoint[len("ipc://"):]
             if os.path.exists(path):
@@ -260,6 +273,9 @@ class NodeRuntime:
         for s in self._sockets:
             s.close(0)
         self._sockets.clear()
+        if self.netsec is not None:
+            self.netsec.close()
+            self.netsec = None
         if self._signals_installed:
             signal.set_wakeup_fd(-1)
             self._signals_installed = False
@@ -284,6 +300,8 @@ class NodeRuntime:
         poller.register(self.router, zmq.POLLIN)
         poller.register(self.api, zmq.POLLIN)
         poller.register(self._wake_r, zmq.POLLIN)
+        if self.netsec is not None:
+            poller.register(self.netsec.zap.socket, zmq.POLLIN)
         while not self._stop.is_set():
             now = self.clock()
             timeout_s = self._timeout(now)
@@ -293,6 +311,8 @@ class NodeRuntime:
                     self._wake_r.recv(4096)
                 except OSError:
                     pass
+            if self.netsec is not None and self.netsec.zap.socket in ready:
+                self.netsec.zap.serve()
             self.step(now=self.clock(), peers=self.router in ready, api=self.api in ready)
 
     def step(self, now: float, *, peers: bool = True, api: bool = True) -> None:
@@ -307,6 +327,8 @@ class NodeRuntime:
         if wake is not None and wake <= now:
             self._execute(core.tick(now), now)
         self._flush(now)
+        if self.netsec is not None:
+            self.netsec.after_step(self)
         self._release_due(now)
         if now >= self._next_status and (self.pub is not None or self._status_cb is not None):
             self._next_status = now + STATUS_PERIOD_S
@@ -335,9 +357,21 @@ class NodeRuntime:
     def _read_peers(self, now: float) -> None:
         core, router = self.core, self.router
         assert core is not None and router is not None
+        netsec = self.netsec
         for _ in range(MAX_BURST):
             try:
-                parts = router.recv_multipart(zmq.NOBLOCK, copy=True)
+                if netsec is None:
+                    parts = router.recv_multipart(zmq.NOBLOCK, copy=True)
+                else:
+                    frames = router.recv_multipart(zmq.NOBLOCK, copy=False)
+                    parts = [f.bytes for f in frames]
+                    user_id = frames[-1].get("User-Id") if frames else None
+                    peer_id = parts[0].decode("utf-8", "replace")
+                    if not netsec.sender_ok(peer_id, user_id):
+                        self.counters["frames_in"] += 1
+                        self._drop_input("identity_mismatch", f"frame with routing id {peer_id!r} from the connection "
+                                         f"of {user_id!r} (a peer may only speak as the node its key is rostered to)")
+                        continue
             except zmq.Again:
                 break
             self.counters["frames_in"] += 1
@@ -421,6 +455,25 @@ class NodeRuntime:
                                                 **{k: req[k] for k in ("up", "capacity_factor", "extra_loss",
                                                                        "extra_latency_s") if k in req})}
         raise UsageError(f"unknown op {op!r}")  # pragma: no cover - decode_request checks
+
+    def reconnect_peers(self) -> None:
+        """Close every peer connection so each must pass ZAP again (after a roster change or
+        a cut-off): the listener is re-bound and every DEALER reconnects; a DEALER towards a
+        node that is no longer rostered, or was cut off, is closed for good. Frames lost on the
+        way are recovered by hop-acks."""
+        assert self.router is not None and self.netsec is not None
+        endpoint = self.cfg.listen
+        self.router.unbind(self.router.getsockopt(zmq.LAST_ENDPOINT).decode() if endpoint.endswith(":0") else endpoint)
+        self.router.bind(endpoint)
+        sec = self.netsec.security
+        for peer in self.peers.values():
+            peer.socket.disconnect(peer.endpoint)
+            if sec.roster.active(peer.node_id) is not None and peer.node_id not in sec.blocked:
+                self.netsec.client_socket(peer.socket, peer.node_id)
+                peer.socket.connect(peer.endpoint)
+            else:
+                log.warning("no longer connecting to %s: revoked or cut off", peer.node_id)
+        self.counters["security.reconnects"] += 1
 
     def set_link(self, link_id: str, now: float, **conditions: Any) -> dict[str, Any]:
         """Change an emulated link's conditions and tell the core (as a hazard would)."""

@@ -1,0 +1,120 @@
+"""The runtime's side of security: CURVE on the peer sockets, the ZAP allowlist, the sender
+check on every frame, closing connections of revoked or cut-off peers, and the audit file.
+
+This module owns the I/O that security needs (key files, the roster copy in the data
+directory, the audit log, ZeroMQ socket options and the ZAP socket). It must not make the
+message-level decisions: those are ``emcomm.node.security``'s, inside the core.
+
+Trust: the roster named in the node's configuration is trusted because the operator put
+it there; its authority key (or the one named by ``authority``) is pinned. A newer
+authority-signed roster received over the mesh is saved as ``roster.json`` in the data
+directory and preferred at the next start when it is newer than the configured file.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import zmq
+
+from emcomm.errors import UsageError
+from emcomm.node.audit import AuditLog
+from emcomm.node.config import RunConfig
+from emcomm.node.identity import load_identity, load_public
+from emcomm.node.ratelimit import limits_from_mapping
+from emcomm.node.roster import Roster, load_roster
+from emcomm.node.security import NodeSecurity
+from emcomm.node.zap import ZapHandler
+
+log = logging.getLogger("emcomm.node.security")
+
+ROSTER_COPY = "roster.json"
+AUDIT_FILE = "audit.log"
+ZAP_DOMAIN = b"emcomm"
+
+
+class NetSecurity:
+    """Everything security needs in one node process; ``context`` is this node's own."""
+
+    def __init__(self, cfg: RunConfig):
+        assert cfg.identity is not None and cfg.roster is not None
+        self.cfg = cfg
+        self.identity = load_identity(cfg.identity)
+        if self.identity.node_id != cfg.node_id:
+            raise UsageError(f"identity {cfg.identity} belongs to {self.identity.node_id!r}, not to node {cfg.node_id!r}")
+        roster = load_roster(cfg.roster)
+        authority = load_public(cfg.authority).verify_key if cfg.authority else roster.authority_key
+        copy = cfg.data_dir / ROSTER_COPY
+        if copy.exists():
+            try:
+                newer = load_roster(copy)
+                if newer.verified(authority) and newer.version > roster.version:
+                    roster = newer
+            except UsageError as exc:
+                log.warning("ignoring the saved roster %s: %s", copy, exc)
+        limits = limits_from_mapping(cfg.rate_limits, "rate_limits") if cfg.rate_limits else None
+        self.security = NodeSecurity(self.identity, roster, authority_key=authority, limits=limits)
+        self.security.on_roster = self._roster_changed
+        self.context = zmq.Context()
+        self.zap = ZapHandler(self.context, roster.allowed_curve_keys())
+        self.audit = AuditLog(cfg.data_dir / AUDIT_FILE)
+        self._reconnect = False
+        self._blocked_seen: set[str] = set()
+        self.counters: dict[str, int] = {}
+
+    # -- sockets ----------------------------------------------------------------------
+    def server_socket(self, s: zmq.Socket) -> None:
+        """CURVE server with ZAP: only rostered keys complete the handshake."""
+        s.setsockopt(zmq.ZAP_DOMAIN, ZAP_DOMAIN)
+        s.curve_secretkey = self.identity.curve_secret
+        s.curve_publickey = self.identity.public.curve_public
+        s.curve_server = True
+
+    def client_socket(self, s: zmq.Socket, neighbour: str) -> None:
+        """CURVE client towards ``neighbour``'s rostered server key."""
+        entry = self.security.roster.active(neighbour)
+        if entry is None:
+            raise UsageError(f"neighbour {neighbour!r} has no active key on roster v{self.security.roster.version}; "
+                             "enrol it with `emcomm roster add` (or remove the neighbour)")
+        s.curve_secretkey = self.identity.curve_secret
+        s.curve_publickey = self.identity.public.curve_public
+        s.curve_serverkey = entry.curve_public
+
+    def sender_ok(self, routing_id: str, user_id: str | None) -> bool:
+        """The routing id a peer claims must be the node its CURVE key is rostered to."""
+        return user_id == routing_id and routing_id not in self.security.blocked
+
+    # -- changes ----------------------------------------------------------------------
+    def _roster_changed(self, roster: Roster) -> None:
+        try:
+            roster.save(self.cfg.data_dir / ROSTER_COPY)
+        except OSError as exc:
+            log.error("cannot save roster v%d: %s", roster.version, exc)
+        log.warning("roster v%d installed (%d active keys)", roster.version, len(roster.allowed_curve_keys()))
+        self._reconnect = True
+
+    def after_step(self, runtime: Any) -> None:
+        """Write audit records; apply roster changes and cut-offs to the ZAP allowlist and
+        close every peer connection so each must handshake again against it."""
+        sec = self.security
+        if sec.audit_pending:
+            self.audit.append(sec.take_audit())
+        new_blocked = sec.blocked - self._blocked_seen
+        if new_blocked:
+            self._blocked_seen |= new_blocked
+            for peer in sorted(new_blocked):
+                log.error("neighbour %s passed a forged message and is cut off (counters: %s)", peer,
+                          dict(sec.counters))
+            self._reconnect = True
+        if self._reconnect:
+            self._reconnect = False
+            allowed = {k: n for k, n in sec.roster.allowed_curve_keys().items() if n not in sec.blocked}
+            self.zap.set_allowed(allowed)
+            runtime.reconnect_peers()
+
+    def close(self) -> None:
+        self.audit.close()
+        self.zap.close()
+        self.context.destroy(0)
