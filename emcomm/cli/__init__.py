@@ -21,6 +21,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "emcomm.cli.demo_cmd",
     "emcomm.cli.node_cmd",
     "emcomm.cli.ui_cmd",
+    "emcomm.cli.interop_cmd",
     "emcomm.cli.drill_cmd",
 )
 
