@@ -81,6 +81,7 @@ class EngineConfig:
     seed: int | None = None
     policy: str = DEFAULT_POLICY
     duration_s: float | None = None
+    start_s: float = 0.0             # begin the run this far into the scenario (hazards as they are then)
     impact_step_s: float = 300.0
     traffic_scale: int = 1
     keyframe_interval_s: float = 900.0
@@ -89,6 +90,8 @@ class EngineConfig:
 
     def __post_init__(self) -> None:
         get_policy(self.policy)
+        if not (math.isfinite(self.start_s) and self.start_s >= 0):
+            raise UsageError(f"start_s must be ≥ 0 seconds from the scenario start, got {self.start_s!r}")
         if self.duration_s is not None and not (math.isfinite(self.duration_s) and self.duration_s > 0):
             raise UsageError(f"duration_s must be a positive number of seconds, got {self.duration_s!r}")
         if not (math.isfinite(self.impact_step_s) and self.impact_step_s >= MIN_IMPACT_STEP_S):
@@ -171,7 +174,12 @@ class Engine:
         self.config = config
         self.policy: DrillPolicy = get_policy(config.policy)
         self.seed = scenario.info.seed if config.seed is None else int(config.seed)
-        self.duration_s = float(config.duration_s if config.duration_s is not None else scenario.info.duration_s)
+        self.start_s = float(config.start_s)
+        self.duration_s = float(config.duration_s if config.duration_s is not None
+                                else max(0.0, scenario.info.duration_s - self.start_s))
+        self.end_s = self.start_s + self.duration_s
+        if self.duration_s <= 0:
+            raise UsageError(f"start_s {self.start_s:g} is at or beyond the scenario's end ({scenario.info.duration_s:g} s)")
         self.model = model if model is not None else ImpactModel(
             scenario.node_specs(), scenario.link_specs(), [h.model for h in scenario.hazards],
             seed=self.seed, geo_longitudes_deg=scenario.geo_longitudes_deg)
@@ -181,7 +189,7 @@ class Engine:
         if config.speed is not None and (clock is None or sleep is None):
             raise UsageError("pacing to the wall clock (speed) needs clock and sleep functions")
         self._clock, self._sleep = clock, sleep
-        self.now = 0.0
+        self.now = float(config.start_s)
         self._heap: list[tuple[float, int, int, Any, Any]] = []
         self._tie = itertools.count()
         self._rng = random.Random(self.seed)
@@ -210,7 +218,7 @@ class Engine:
         self._commands = [nid for nid, n in self.nodes.items() if n.role == COMMAND_ROLE]
         self._teams = [nid for nid, n in self.nodes.items() if n.role == TEAM_ROLE]
         self._cut_since: dict[str, float] = {}
-        self._last_sample_s = 0.0
+        self._last_sample_s = self.start_s
         self.cut_off: dict[str, float] = {}           # team → since when (now), for the recorder
 
         self.result = DrillResult(
@@ -235,12 +243,12 @@ class Engine:
     def _schedule_traffic(self) -> None:
         k = self.config.traffic_scale
         for fi, tr in enumerate(self.scenario.traffic):
-            times = [t for t in tr.times_s if t < self.duration_s]
+            times = [t for t in tr.times_s if self.start_s <= t < self.end_s]
             for j, t in enumerate(times):
-                nxt = times[j + 1] if j + 1 < len(times) else min(self.duration_s, t + 3600.0)
+                nxt = times[j + 1] if j + 1 < len(times) else min(self.end_s, t + 3600.0)
                 gap = (nxt - t) / k
                 for i in range(k):
-                    if t + i * gap < self.duration_s:
+                    if t + i * gap < self.end_s:
                         self._push(t + i * gap, EV_SUBMIT, fi)
 
     # ------------------------------------------------------------------ run
@@ -252,22 +260,22 @@ class Engine:
         step = self.config.impact_step_s
         n_steps = int(math.floor(self.duration_s / step + 1e-9))
         for i in range(n_steps + 1):
-            self._push(i * step, EV_IMPACT)
+            self._push(self.start_s + i * step, EV_IMPACT)
         k = self.config.keyframe_interval_s
         for i in range(int(math.floor(self.duration_s / k + 1e-9)) + 1):
-            self._push(i * k, EV_KEYFRAME)
+            self._push(self.start_s + i * k, EV_KEYFRAME)
         self._schedule_traffic()
         wall0 = self._clock() if self._clock is not None and self.config.speed else None
         try:
-            while self._heap and self._heap[0][0] <= self.duration_s:
+            while self._heap and self._heap[0][0] <= self.end_s:
                 t, cls, _, a, b = heapq.heappop(self._heap)
                 if wall0 is not None:
-                    wait = wall0 + t / self.config.speed - self._clock()  # type: ignore[operator,misc]
+                    wait = wall0 + (t - self.start_s) / self.config.speed - self._clock()  # type: ignore[operator,misc]
                     if wait > 0:
                         self._sleep(wait)  # type: ignore[misc]
                 self.now = t
                 self._dispatch(cls, a, b)
-            self.now = self.duration_s
+            self.now = self.end_s
             self._finish()
         except KeyboardInterrupt:
             self.result.interrupted = True
@@ -563,8 +571,9 @@ def run_drill(scenario: Scenario, config: EngineConfig = EngineConfig(), **kw: A
 
 def traffic_count(scenario: Scenario, config: EngineConfig = EngineConfig()) -> int:
     """How many traffic injections a run with ``config`` makes (before file chunking)."""
-    duration = config.duration_s if config.duration_s is not None else scenario.info.duration_s
-    return sum(sum(1 for t in tr.times_s if t < duration) for tr in scenario.traffic) * config.traffic_scale
+    end = config.start_s + (config.duration_s if config.duration_s is not None
+                            else scenario.info.duration_s - config.start_s)
+    return sum(sum(1 for t in tr.times_s if config.start_s <= t < end) for tr in scenario.traffic) * config.traffic_scale
 
 
 __all__: Sequence[str] = ("Engine", "EngineConfig", "RecordingSink", "run_drill", "traffic_count", "EVENT_NAMES")

@@ -7,7 +7,8 @@ backhaul to the command centre become one ``cellular`` link team ↔ command cen
 while at least one of its (access, backhaul) pairs is up end to end, with the latencies
 added, the bottleneck rate and MTU, the losses combined and the costs added. A team
 connected to two base stations gets one composite link with two alternatives. Links
-between two core-running nodes are used as they are. It evaluates no hazards (the engine
+between two core-running nodes are used as they are. Only an access link paired with a
+fibre backhaul makes a composite: two phones on one cell still talk through the backhaul. It evaluates no hazards (the engine
 reads link states from the impact model) and keeps no state over time.
 
 Example
@@ -94,8 +95,8 @@ def drill_links(scenario: Scenario) -> list[DrillLink]:
                 continue
             for second in links[i + 1:]:
                 v = second.b if second.a == infra else second.a
-                if v not in runs or v == u:
-                    continue
+                if v not in runs or v == u or (first.kind is LinkKind.FIBRE) == (second.kind is LinkKind.FIBRE):
+                    continue          # two phones on one cell still need the station's backhaul
                 access, backhaul, a, b = _orient(first, second, u, v)
                 composites.setdefault((a, b, access.kind), []).append((access, backhaul))
     for (a, b, kind), pairs in composites.items():
