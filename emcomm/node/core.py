@@ -114,6 +114,15 @@ class NodeConfig:
                 raise UsageError(f"{name} must be a positive number of seconds, got {v!r}")
 
 
+def _in_transit(env: Envelope, ttl_s: float, hop_count: int) -> Envelope:
+    """``env`` with the two fields a hop rewrites (dataclasses.replace costs ~4x more per frame)."""
+    out = object.__new__(Envelope)
+    out.__dict__.update(env.__dict__)
+    out.__dict__["ttl_s"] = ttl_s
+    out.__dict__["hop_count"] = hop_count
+    return out
+
+
 # ------------------------------------------------------------------------------ state
 @dataclasses.dataclass(eq=False)
 class _Msg:
@@ -126,6 +135,7 @@ class _Msg:
     stage: str = "storing"      # storing → custody → done
     copies: dict[str, "_Copy"] = dataclasses.field(default_factory=dict)
     held: bool = False
+    size_bytes: int = 0         # encoded envelope size (route choice), set when first encoded
 
 
 @dataclasses.dataclass(eq=False)
@@ -472,10 +482,12 @@ class NodeCore:
     def _is_mine(self, dst: str) -> bool:
         return dst == self.node_id or dst == wire.BROADCAST or dst in self.config.groups
 
-    def _record(self, msg: _Msg) -> MessageRecord:
+    def _record(self, msg: _Msg, now: float) -> MessageRecord:
         meta = {"exp": msg.expires_s, "from": msg.from_link or "", "local": msg.local, "app": msg.app}
         state = STATE_INBOX if msg.mine and msg.stage == "storing" else STATE_QUEUED
-        return MessageRecord(msg.env.msg_id, msg.env.priority, wire.encode_envelope(msg.env), state, meta, 0.0)
+        data = wire.encode_envelope(msg.env)
+        msg.size_bytes = len(data)
+        return MessageRecord(msg.env.msg_id, msg.env.priority, data, state, meta, now)
 
     def _accept(self, msg: _Msg, now: float) -> list[Action]:
         mid = msg.env.msg_id
@@ -483,8 +495,7 @@ class NodeCore:
         seen_until = msg.expires_s + SEEN_MARGIN_S
         self._remember(mid, seen_until)
         heapq.heappush(self._ttl_heap, (msg.expires_s, mid))
-        rec = dataclasses.replace(self._record(msg), updated_s=now)
-        return [Persist(records=(rec,), seen=((mid, seen_until),))]
+        return [Persist(records=(self._record(msg, now),), seen=((mid, seen_until),))]
 
     def _remember(self, mid: bytes, until: float) -> None:
         self._seen[mid] = until
@@ -586,7 +597,7 @@ class NodeCore:
             for l in targets:
                 self._enqueue(msg, l, now, out)
             return
-        size = len(wire.encode_envelope(env))
+        size = msg.size_bytes or len(wire.encode_envelope(env))
         lid = self.routes.next_hop(env.dst, size, env.priority)
         if lid is not None and lid == msg.from_link:
             lid = self.routes.next_hop(env.dst, size, env.priority, avoid=(lid,)) or lid
@@ -611,7 +622,7 @@ class NodeCore:
         env = msg.env
         ttl = max(0.0, msg.expires_s - now)
         hops = env.hop_count if msg.local else env.hop_count + 1
-        out_env = dataclasses.replace(env, ttl_s=round(ttl, 3), hop_count=min(hops, env.hop_limit))
+        out_env = _in_transit(env, round(ttl, 3), min(hops, env.hop_limit))
         try:
             return split(wire.encode_envelope(out_env), env.msg_id, link.profile.mtu_bytes)
         except UsageError:
@@ -779,6 +790,8 @@ class NodeCore:
         return now >= link.next_send_s and link.busy_until_s <= now + self.config.pacing_burst_s
 
     def _pump(self, link: _Link, now: float, out: list[Action]) -> None:
+        if not (link.acks or link.adverts or link.queue) and now < link.last_sent_s + self._heartbeat_s(link):
+            return      # nothing to send and no heartbeat due (the common case for most links)
         cfg = self.config
         while self._can_send(link, now):
             choices: list[tuple[float, int]] = []

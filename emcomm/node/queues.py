@@ -55,11 +55,11 @@ class PriorityQueues(Generic[T]):
 
     def pop(self) -> T:
         """Remove and return the head of the most urgent non-empty class."""
-        p = self.head_priority()
-        if p is None:
-            raise IndexError("pop from empty PriorityQueues")
-        self._n -= 1
-        return self._q[p].popleft()
+        for q in self._q:
+            if q:
+                self._n -= 1
+                return q.popleft()
+        raise IndexError("pop from empty PriorityQueues")
 
     def remove(self, item: T) -> bool:
         """Remove one item wherever it is (O(n)); False when absent."""

@@ -5,7 +5,9 @@ topology graph the link-state database builds. It prices links with the router's
 formula and policy table (``emcomm.router.cost.link_cost``, ``emcomm.router.policy``), so a
 live node and a drill agree on what a path costs, and runs a NetworkX Dijkstra over the
 graph (the node's view is small: tens of nodes). It must not keep queues, send anything,
-or read a clock. Results are cached per (priority, size class) until the graph changes.
+or read a clock. Shortest-path trees are cached per (priority, size class) and answers per
+(destination, size class, priority) until the graph changes, so a message on a known route
+costs one dict lookup.
 
 Example
 -------
@@ -49,12 +51,14 @@ class RouteProvider:
         self._graph: nx.MultiGraph = nx.MultiGraph()
         self._graph.add_node(self_id)
         self._cache: dict[tuple[int, int], dict[str, list[str]]] = {}
+        self._hops: dict[tuple, str | None] = {}   # (dst, size class, priority[, avoided]) -> link id
         self.version = 0
 
     def update(self, graph: nx.MultiGraph) -> None:
         """Use a new topology graph (drops cached routes)."""
         self._graph = graph
         self._cache.clear()
+        self._hops.clear()
         self.version += 1
 
     def _edge_weight(self, size_bytes: int, priority: int, u: str, v: str, key: str, d: dict[str, Any]) -> float | None:
@@ -78,10 +82,17 @@ class RouteProvider:
 
         ``avoid`` lists link ids not to use (e.g. the one the message came in on).
         """
-        avoid = set(avoid)
+        size_class = _size_class(size_bytes)
+        key = (dst, size_class, priority, frozenset(avoid)) if avoid else (dst, size_class, priority)
+        try:
+            return self._hops[key]
+        except KeyError:
+            hop = self._hops[key] = self._next_hop(dst, size_class, priority, set(avoid))
+            return hop
+
+    def _next_hop(self, dst: str, size_class: int, priority: int, avoid: set[str]) -> str | None:
         if dst == self.self_id or dst not in self._graph:
             return None
-        size_class = _size_class(size_bytes)
         size = 1 << size_class
         if avoid:
             g = self._graph.copy()
