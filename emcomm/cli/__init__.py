@@ -23,6 +23,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "emcomm.cli.ui_cmd",
     "emcomm.cli.interop_cmd",
     "emcomm.cli.drill_cmd",
+    "emcomm.cli.security_cmd",
 )
 
 
