@@ -36,6 +36,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed of the emulated links' losses")
     p.add_argument("--status-every", type=float, default=10.0, metavar="S", help="print a status line every S seconds (0: never)")
     p.add_argument("--quiet", action="store_true", help="log warnings only")
+    p.add_argument("--identity", help="this node's identity directory (from `emcomm keygen`)")
+    p.add_argument("--roster", help="the signed roster: security is ON when given (CURVE links, signed messages)")
+    p.add_argument("--insecure", action="store_true",
+                   help="no CURVE, no signatures even with a roster: for drills and local tests only")
     p.set_defaults(func=run_node)
 
     for name, help_text in (("send", "submit a message to a node of the mesh and wait for its delivery"),
@@ -70,7 +74,8 @@ def _run_config(args: argparse.Namespace) -> RunConfig:
     if not args.id or not args.listen:
         raise UsageError("give --config node.toml, or at least --id and --listen")
     return config_from_flags(args.id, args.listen, args.neighbour, args.data_dir, telemetry=args.telemetry,
-                             api=args.api, emulation=not args.no_emulation, seed=args.seed)
+                             api=args.api, emulation=not args.no_emulation, seed=args.seed,
+                             identity=args.identity, roster=args.roster, insecure=args.insecure)
 
 
 def run_node(args: argparse.Namespace) -> int:
