@@ -1,0 +1,65 @@
+"""Store schema migration: a version 1 store (messages WITHOUT ROWID) opens with every record kept."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import msgpack
+
+from emcomm.node.store import APPLICATION_ID, SCHEMA_VERSION, Batch, MessageRecord, Store
+
+_V1 = """
+CREATE TABLE messages (msg_id BLOB PRIMARY KEY, priority INTEGER NOT NULL, envelope BLOB NOT NULL,
+    state TEXT NOT NULL, metadata BLOB NOT NULL, updated REAL NOT NULL) WITHOUT ROWID;
+CREATE INDEX messages_by_priority ON messages(priority, updated);
+CREATE TABLE seen (msg_id BLOB PRIMARY KEY, expires_s REAL NOT NULL) WITHOUT ROWID;
+CREATE INDEX seen_by_expiry ON seen(expires_s);
+CREATE TABLE inbox (seq INTEGER PRIMARY KEY AUTOINCREMENT, msg_id BLOB NOT NULL UNIQUE, src TEXT NOT NULL,
+    dst TEXT NOT NULL, priority INTEGER NOT NULL, content_type INTEGER NOT NULL, created_s REAL NOT NULL,
+    payload BLOB NOT NULL, delivered_s REAL NOT NULL);
+CREATE TABLE kv (key TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID;
+"""
+
+
+def _v1_store(path: Path, n: int) -> None:
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute(f"PRAGMA application_id={APPLICATION_ID}")
+    conn.executescript(_V1)
+    conn.execute("PRAGMA user_version=1")
+    conn.executemany("INSERT INTO messages VALUES (?, ?, ?, ?, ?, ?)",
+                     [(bytes([i]) * 16, 3 - i % 4, b"env%d" % i, "queued", msgpack.packb({"exp": float(i)}), float(i))
+                      for i in range(n)])
+    conn.executemany("INSERT INTO seen VALUES (?, ?)", [(bytes([i]) * 16, 100.0) for i in range(n)])
+    conn.execute("INSERT INTO kv VALUES ('lsa_seq', x'07')")
+    conn.close()
+
+
+def test_version_1_store_keeps_every_record_after_migration(tmp_path: Path) -> None:
+    path = tmp_path / "node.db"
+    _v1_store(path, 12)
+    with Store.open(path) as s:
+        state = s.load(now=0.0)
+        assert sorted(r.msg_id for r in state.records) == sorted(bytes([i]) * 16 for i in range(12))
+        assert [r.priority for r in state.records] == sorted(r.priority for r in state.records)
+        assert {r.envelope for r in state.records} == {b"env%d" % i for i in range(12)}
+        assert len(state.seen) == 12 and state.kv == {"lsa_seq": b"\x07"}
+        s.commit(Batch(forgets=(bytes([0]) * 16,),
+                       puts=(MessageRecord(b"\xee" * 16, 0, b"new", "queued", {"exp": 1.0}, 50.0),)))
+    conn = sqlite3.connect(path)
+    sql = conn.execute("SELECT sql FROM sqlite_master WHERE name = 'messages'").fetchone()[0]
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    conn.close()
+    assert "WITHOUT ROWID" not in sql.upper() and version == SCHEMA_VERSION
+    with Store.open(path) as s:   # a second open does not migrate again and loses nothing
+        ids = {r.msg_id for r in s.load(now=0.0).records}
+    assert b"\xee" * 16 in ids and bytes([0]) * 16 not in ids and len(ids) == 12
+
+
+def test_records_load_most_urgent_first_then_oldest(tmp_path: Path) -> None:
+    with Store.open(tmp_path / "n.db") as s:
+        s.put_many([MessageRecord(bytes([i]) * 16, p, b"e", "queued", {}, t)
+                    for i, (p, t) in enumerate([(3, 1.0), (0, 5.0), (3, 0.5), (0, 2.0), (1, 9.0)])])
+        got = [(r.priority, r.updated_s) for r in s.load(now=0.0).records]
+    assert got == [(0, 2.0), (0, 5.0), (1, 9.0), (3, 0.5), (3, 1.0)]
