@@ -54,7 +54,7 @@ def test_flash_is_submitted_then_delivered_at_the_command_centre_within_a_second
     eng, _ = tiny_run
     log = [(t, e) for t, e in eng.log if e.startswith(("submit t1", "delivered cc"))]
     assert log[0] == (600.0, "submit t1 cc flash 200")
-    t_deliv = next(t for t, e in log if e == "delivered cc")
+    t_deliv = next(t for t, e in log if e.startswith("delivered cc #"))
     assert 600.0 < t_deliv < 601.0
 
 

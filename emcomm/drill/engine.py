@@ -378,7 +378,8 @@ class Engine:
 
     def _telemetry(self, ev: tm.TelemetryEvent) -> None:
         if self.keep_log:
-            self.log.append((ev.t_s, f"{ev.kind} {ev.node} {ev.link_id} {ev.reason}".rstrip()))
+            mid = f" #{ev.msg_id.hex()[:8]}" if ev.msg_id else ""
+            self.log.append((ev.t_s, f"{ev.kind} {ev.node} {ev.link_id} {ev.reason}".rstrip() + mid))
         if ev.msg_id is not None:
             fate = self._fates.get(ev.msg_id)
             if fate is not None:
