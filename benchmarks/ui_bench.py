@@ -1,10 +1,19 @@
-"""Map drawing benchmark: one GeoJSON FeatureCollection per layer vs one folium object per item.
+"""Map drawing benchmark, in the Streamlit page: the app's map component vs one folium object per item.
 
-Builds the same situation (default 1,000 nodes, 5,000 links) both ways, side by side in one
-run, and times (a) the server side: building the folium map and rendering its HTML, and
-(b) the browser: headless system Chromium loading the page from a loopback HTTP server
-(Leaflet served locally, no internet) until every node and link path is in the DOM.
-Prints both, the ratio, and finally one JSON line.
+Serves one Streamlit page (this file's ``page``) on loopback that draws the same synthetic
+situation (default 1,000 nodes, 5,000 links) one of two ways, chosen by a query parameter:
+
+* ``naive``: one folium CircleMarker (with popup) per node and one PolyLine per link,
+  shown with ``st_folium``;
+* ``app``: what ``emcomm ui`` does: the ``emcomm_map`` component fed by
+  ``layers.situation_payloads`` (compact payloads, links on a canvas).
+
+Headless system Chromium opens each page (interleaved, same server, same run) and the time
+is taken from the request until every node and link is drawn in the page: for ``naive``
+until the map frame holds that many Leaflet paths, for ``app`` until the component marks
+the animation frame after Leaflet drew them. Server work (building the map) is inside
+that time. It also prints how many bytes a live update sends when one link changes.
+Prints both times and the ratio, and last one JSON line.
 
     .venv/bin/python benchmarks/ui_bench.py [--nodes 1000] [--links 5000] [--repeat 3]
 """
@@ -12,25 +21,31 @@ Prints both, the ratio, and finally one JSON line.
 from __future__ import annotations
 
 import argparse
-import functools
-import http.server
+import dataclasses
 import json
+import os
 import shutil
+import signal
+import socket
 import statistics
+import subprocess
+import sys
 import tempfile
-import threading
 import time
+import urllib.request
 from pathlib import Path
 
 import folium
 
 from emcomm.ui import mapview
-from emcomm.ui.assets import STATIC_DIR, use_local_assets
+from emcomm.ui.assets import STATIC_DIR
+from emcomm.ui.layers import layers_to_send, situation_payloads
 from emcomm.ui.situation import Situation
 from emcomm.ui.synthetic import random_situation
 
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
+SEED = 7
 
 
 def naive_map(s: Situation) -> folium.Map:
@@ -50,39 +65,107 @@ def naive_map(s: Situation) -> folium.Map:
     return m
 
 
-def build(kind: str, s: Situation) -> tuple[str, float]:
-    t0 = time.perf_counter()
-    m = naive_map(s) if kind == "naive" else mapview.situation_map(s, basemap=None)
-    html = m.get_root().render()
-    return html, time.perf_counter() - t0
+# ------------------------------------------------------------------ the page (runs inside Streamlit)
 
 
-def browser_draw_s(browser, url: str, expected_paths: int) -> float:
-    page = browser.new_page(viewport={"width": 1400, "height": 900})
+def page() -> None:
+    """The benchmark page: ``?mode=naive|app&nodes=N&links=M``. The situation itself is
+    cached (it is the input, not drawing work); each mode builds its map from it on every load."""
+    import streamlit as st
+    from streamlit_folium import st_folium
+
+    from emcomm.ui.assets import use_local_assets
+    from emcomm.ui.mapcomponent import base_spec, show_map
+
+    @st.cache_resource
+    def situation(n: int, m: int) -> Situation:
+        return random_situation(n, m, seed=SEED)
+
+    q = st.query_params
+    s = situation(int(q.get("nodes", 1000)), int(q.get("links", 5000)))
+    st.set_page_config(layout="wide")
+    if q.get("mode") == "naive":
+        use_local_assets()
+        st_folium(naive_map(s), key="map", height=620, use_container_width=True, returned_objects=[])
+    else:
+        b = mapview.situation_bounds(s)
+        show_map(base_spec(center=((b[0][0] + b[1][0]) / 2, (b[0][1] + b[1][1]) / 2), bounds=b,
+                           kinds=sorted({l.kind for l in s.links})), situation_payloads(s), key="map")
+
+
+# ------------------------------------------------------------------ the driver
+
+
+_DRAWN_JS = """
+([mode, expected]) => Array.from(document.querySelectorAll('iframe')).some(f => {
+  const d = f.contentDocument;
+  if (!d || !d.body) return false;
+  if (mode === 'naive') return d.querySelectorAll('path.leaflet-interactive').length >= expected;
+  return Number(d.body.getAttribute('data-emc-drawn') || 0) >= expected;
+})
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _start_server(root: Path, port: int) -> subprocess.Popen:
+    stub = root / "bench_page.py"
+    stub.write_text(f"import sys\nsys.path.insert(0, {str(Path(__file__).resolve().parent)!r})\n"
+                    "import ui_bench\nui_bench.page()\n")
+    (root / "static").symlink_to(STATIC_DIR)  # Streamlit serves <page folder>/static
+    log = open(root / "server.log", "wb")
+    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(stub), "--server.address", "127.0.0.1",
+                             "--server.port", str(port), "--server.headless", "true",
+                             "--server.enableStaticServing", "true", "--browser.gatherUsageStats", "false",
+                             "--server.fileWatcherType", "none", "--global.developmentMode", "false"],
+                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2) as r:
+                if r.status == 200:
+                    return proc
+        except OSError:
+            time.sleep(0.3)
+    os.killpg(proc.pid, signal.SIGKILL)
+    raise SystemExit(f"Streamlit did not start: {(root / 'server.log').read_text(errors='replace')[-2000:]}")
+
+
+def _page_draw_s(browser, url: str, mode: str, expected: int) -> float:
+    ctx = browser.new_context(viewport={"width": 1400, "height": 900})
     outside: list[str] = []
 
     def route(r):
-        if r.request.url.startswith("http://127.0.0.1"):
+        if r.request.url.startswith(("http://127.0.0.1", "ws://127.0.0.1", "data:", "blob:", "about:")):
             r.continue_()
         else:
             outside.append(r.request.url)
             r.abort()
 
-    page.route("**/*", route)
+    ctx.route("**/*", route)
+    page = ctx.new_page()
     t0 = time.perf_counter()
     page.goto(url, wait_until="commit")
-    page.wait_for_function(f"document.querySelectorAll('path.leaflet-interactive').length >= {expected_paths}",
-                           timeout=300_000, polling=50)
+    page.wait_for_function(_DRAWN_JS, arg=[mode, expected], timeout=600_000, polling=50)
     dt = time.perf_counter() - t0
-    page.close()
+    ctx.close()
     if outside:
         raise SystemExit(f"the page tried to reach the internet: {outside[:3]}")
     return dt
 
 
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args: object) -> None:
-        pass
+def _update_bytes(s: Situation) -> tuple[int, int]:
+    """Bytes of layer data sent for the first picture, and for an update where one link went down."""
+    first = situation_payloads(s)
+    sent, have = layers_to_send(first, {})
+    full = sum(len(x["d"].encode()) for x in sent if x["d"])
+    changed = dataclasses.replace(s, links=(dataclasses.replace(s.links[0], state="down", capacity_pct=0.0),) + s.links[1:])
+    sent2, _ = layers_to_send(situation_payloads(changed), have)
+    return full, sum(len(x["d"].encode()) for x in sent2 if x["d"])
 
 
 def main() -> None:
@@ -96,45 +179,42 @@ def main() -> None:
         raise SystemExit("system chromium not found (apt-get install -y chromium)")
     from playwright.sync_api import sync_playwright
 
-    s = random_situation(args.nodes, args.links, seed=7)
-    expected = args.nodes + args.links  # every node and link path (routes add more in ours)
+    expected = args.nodes + args.links
     root = Path(tempfile.mkdtemp(prefix="emcomm-ui-bench-"))
-    (root / "static").symlink_to(STATIC_DIR)
-    handler = functools.partial(_QuietHandler, directory=str(root))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    base = f"http://127.0.0.1:{server.server_address[1]}"
-    use_local_assets(f"{base}/static")
+    port = _free_port()
+    server = _start_server(root, port)
+    times: dict[str, list[float]] = {"naive": [], "app": []}
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=exe, args=CHROMIUM_ARGS)
+            warm = f"http://127.0.0.1:{port}/?mode=app&nodes={args.nodes}&links={args.links}"
+            _page_draw_s(browser, warm, "app", expected)  # first load: imports, situation cache; not timed
+            for i in range(args.repeat):
+                for mode in ("naive", "app"):  # interleaved, so both see the same machine load
+                    url = f"http://127.0.0.1:{port}/?mode={mode}&nodes={args.nodes}&links={args.links}&run={i}"
+                    dt = _page_draw_s(browser, url, mode, expected)
+                    times[mode].append(dt)
+                    print(f"run {i + 1} {mode:6s} request -> fully drawn in the Streamlit page: {dt:6.2f} s", flush=True)
+            browser.close()
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(10)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+        shutil.rmtree(root, ignore_errors=True)
 
-    results: dict[str, dict[str, list[float]]] = {k: {"build_s": [], "browser_s": [], "bytes": []} for k in ("naive", "geojson")}
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=exe, args=CHROMIUM_ARGS)
-        for i in range(args.repeat):
-            for kind in ("naive", "geojson"):  # interleaved, so both see the same machine load
-                html, build_s = build(kind, s)
-                (root / f"{kind}.html").write_text(html)
-                draw_s = browser_draw_s(browser, f"{base}/{kind}.html?{i}", expected)
-                results[kind]["build_s"].append(build_s)
-                results[kind]["browser_s"].append(draw_s)
-                results[kind]["bytes"].append(len(html.encode()))
-                print(f"run {i + 1} {kind:8s} build {build_s:6.2f} s  browser {draw_s:6.2f} s  html {len(html) / 1e6:5.2f} MB", flush=True)
-        browser.close()
-    server.shutdown()
-    shutil.rmtree(root, ignore_errors=True)
-
-    med = {k: {m: statistics.median(v) for m, v in r.items()} for k, r in results.items()}
-    total = {k: med[k]["build_s"] + med[k]["browser_s"] for k in med}
-    ratio_total = total["naive"] / total["geojson"]
-    ratio_browser = med["naive"]["browser_s"] / med["geojson"]["browser_s"]
-    print(f"median naive   : build {med['naive']['build_s']:.2f} s + browser {med['naive']['browser_s']:.2f} s = {total['naive']:.2f} s")
-    print(f"median geojson : build {med['geojson']['build_s']:.2f} s + browser {med['geojson']['browser_s']:.2f} s = {total['geojson']:.2f} s")
-    print(f"speed-up: {ratio_total:.1f}x end to end, {ratio_browser:.1f}x in the browser alone (target >= 4x)")
-    print(json.dumps({"bench": "ui_map_draw", "nodes": args.nodes, "links": args.links, "repeat": args.repeat,
-                      "naive_build_s": round(med["naive"]["build_s"], 3), "naive_browser_s": round(med["naive"]["browser_s"], 3),
-                      "geojson_build_s": round(med["geojson"]["build_s"], 3),
-                      "geojson_browser_s": round(med["geojson"]["browser_s"], 3),
-                      "naive_html_bytes": int(med["naive"]["bytes"]), "geojson_html_bytes": int(med["geojson"]["bytes"]),
-                      "speedup_end_to_end": round(ratio_total, 2), "speedup_browser": round(ratio_browser, 2)}))
+    full_b, update_b = _update_bytes(random_situation(args.nodes, args.links, seed=SEED))
+    med = {k: statistics.median(v) for k, v in times.items()}
+    ratio = med["naive"] / med["app"]
+    print(f"median naive (st_folium, one object per item): {med['naive']:.2f} s")
+    print(f"median app   (emcomm_map component)          : {med['app']:.2f} s")
+    print(f"speed-up in the page: {ratio:.1f}x (target >= 4x)")
+    print(f"live update, one link down: {update_b / 1e3:.0f} kB of layer data sent instead of {full_b / 1e3:.0f} kB")
+    print(json.dumps({"bench": "ui_map_draw_streamlit", "nodes": args.nodes, "links": args.links, "repeat": args.repeat,
+                      "naive_page_s": round(med["naive"], 3), "app_page_s": round(med["app"], 3),
+                      "naive_runs_s": [round(x, 3) for x in times["naive"]], "app_runs_s": [round(x, 3) for x in times["app"]],
+                      "speedup_page": round(ratio, 2), "full_layers_bytes": full_b, "one_link_update_bytes": update_b}))
 
 
 if __name__ == "__main__":

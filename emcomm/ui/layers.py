@@ -1,8 +1,9 @@
 """Situation → compact layer payloads for the live map component, each with a content hash.
 
-Owns the wire shape of the four situation layers (hazards, links, routes, nodes) as the
-browser component receives them, and the rule that decides which layers are sent again:
-only those whose content hash differs from what the browser already holds. The look of
+Owns the wire shape of the situation layers (hazards, links split by kind, routes, nodes)
+as the browser component receives them, and the rule that decides which layers are sent
+again: only those whose content hash differs from what the browser already holds (one
+cellular link going down re-sends the cellular links, not the satellite ones). The look of
 every feature still comes from ``emcomm.ui.mapview`` (one visual language); this module
 only packs it small. Pure: no Streamlit, no clock, no files.
 
@@ -20,11 +21,11 @@ Example
 >>> from emcomm.ui.situation import Situation
 >>> s = Situation.from_dict({"t_s": 0, "nodes": [{"id": "cc", "lat_deg": 34.7, "lon_deg": 113.6}]})
 >>> ls = situation_payloads(s)
->>> [l.name for l in ls], ls[3].count
-(['Hazards', 'Links', 'Routes', 'Nodes'], 1)
+>>> [l.name for l in ls], ls[-1].count
+(['Hazards', 'Routes', 'Nodes'], 1)
 >>> sent, have = layers_to_send(ls, {})
->>> [x["d"] is not None for x in sent], layers_to_send(ls, have)[0][3]["d"] is None
-([True, True, True, True], True)
+>>> [x["d"] is not None for x in sent], layers_to_send(ls, have)[0][-1]["d"] is None
+([True, True, True], True)
 """
 
 from __future__ import annotations
@@ -37,10 +38,9 @@ from typing import Any, Mapping
 from emcomm.ui import mapview
 from emcomm.ui.situation import Situation
 
-# name, drawn on a canvas (many features) or as SVG paths (few, or CSS-styled), stacking order
-LAYER_ORDER: tuple[tuple[str, bool], ...] = (
-    ("Hazards", False), ("Links", True), ("Routes", True), ("Nodes", False),
-)
+# panes bottom to top, and whether their features go on a canvas (many) or SVG paths (few,
+# CSS-styled; nodes stay SVG so stylesheets and tests can find them)
+PANES: tuple[tuple[str, bool], ...] = (("Hazards", False), ("Links", True), ("Routes", True), ("Nodes", False))
 _GEOM = {"Point": "p", "LineString": "l", "Polygon": "a"}
 
 
@@ -49,6 +49,7 @@ class LayerPayload:
     """One situation layer, packed, with the hash of its JSON text."""
 
     name: str
+    pane: str
     canvas: bool
     data: Mapping[str, Any]
     text: str          # the JSON sent to the browser (computed once, hashed once)
@@ -95,29 +96,37 @@ def pack_features(fc: Mapping[str, Any]) -> dict[str, Any]:
     return {"styles": styles, "rows": rows}
 
 
-def _payload(name: str, canvas: bool, fc: Mapping[str, Any]) -> LayerPayload:
+def _payload(name: str, pane: str, fc: Mapping[str, Any]) -> LayerPayload:
     data = pack_features(fc)
     text = json.dumps(data, separators=(",", ":"), ensure_ascii=False)
-    return LayerPayload(name=name, canvas=canvas, data=data, text=text,
+    return LayerPayload(name=name, pane=pane, canvas=dict(PANES)[pane], data=data, text=text,
                         hash=hashlib.blake2b(text.encode(), digest_size=12).hexdigest())
 
 
 def situation_payloads(s: Situation, now_s: float | None = None,
                        stale_after_s: float | None = None) -> list[LayerPayload]:
-    """The four layers of ``s`` (bottom to top: hazards, links, routes, nodes), packed and hashed."""
-    fcs = {"Hazards": mapview.hazard_features(s.hazards), "Links": mapview.link_features(s),
-           "Routes": mapview.route_features(s), "Nodes": mapview.node_features(s, now_s, stale_after_s)}
-    return [_payload(name, canvas, fcs[name]) for name, canvas in LAYER_ORDER]
+    """The layers of ``s``, bottom to top: hazards, one layer of links per kind present
+    (named ``"Links: <kind label>"``), routes, nodes; packed and hashed."""
+    out = [_payload("Hazards", "Hazards", mapview.hazard_features(s.hazards))]
+    links = mapview.link_features(s)
+    by_kind: dict[str, list[dict[str, Any]]] = {}
+    for f in links["features"]:
+        by_kind.setdefault(f["properties"]["kind"], []).append(f)
+    for kind in sorted(by_kind):
+        out.append(_payload(f"Links: {mapview.KIND_LABELS.get(kind, kind)}", "Links",
+                            {"type": "FeatureCollection", "features": by_kind[kind]}))
+    out.append(_payload("Routes", "Routes", mapview.route_features(s)))
+    out.append(_payload("Nodes", "Nodes", mapview.node_features(s, now_s, stale_after_s)))
+    return out
 
 
 def layers_to_send(layers: list[LayerPayload], have: Mapping[str, str]) -> tuple[list[dict[str, Any]], dict[str, str]]:
     """What to send to a browser that holds layers with hashes ``have`` (name → hash):
     every layer's name and hash, with its data (``"d"``, JSON text) only when the hash
     differs. Returns the list and what the browser will hold afterwards."""
-    out, after = [], dict(have)
+    out = []
     for layer in layers:
         changed = have.get(layer.name) != layer.hash
-        out.append({"name": layer.name, "h": layer.hash, "canvas": layer.canvas,
+        out.append({"name": layer.name, "pane": layer.pane, "h": layer.hash, "canvas": layer.canvas,
                     "d": layer.text if changed else None})
-        after[layer.name] = layer.hash
-    return out, after
+    return out, {layer.name: layer.hash for layer in layers}  # layers not listed are removed

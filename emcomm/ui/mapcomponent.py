@@ -60,7 +60,7 @@ def plan_update(layers: list[LayerPayload], state: MutableMapping[str, Any], key
     [False, False]
     >>> [x["d"] is None for x in plan_update(ls, state, "map", None)][:2]
     [True, True]
-    >>> [x["d"] is None for x in plan_update(ls, state, "map", {"need": ["Links"], "n": 1})][:2]
+    >>> [x["d"] is None for x in plan_update(ls, state, "map", {"need": ["Routes"], "n": 1})][:2]
     [True, False]
     """
     have: dict[str, str] = dict(state.get(f"_emc_have_{key}", {}))

@@ -152,7 +152,7 @@ def link_features(s: Situation) -> dict[str, Any]:
             label += f" — {l.reason}"
         a, b = pos[l.a], pos[l.b]
         feats.append(_feature("LineString", [[_r(a[0]), _r(a[1])], [_r(b[0]), _r(b[1])]],
-                              {"id": l.id, "style": style, "tooltip": html.escape(label)}))
+                              {"id": l.id, "kind": l.kind, "style": style, "tooltip": html.escape(label)}))
     return {"type": "FeatureCollection", "features": feats}
 
 

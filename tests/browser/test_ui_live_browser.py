@@ -8,6 +8,7 @@ import msgpack
 import pytest
 import zmq
 
+from emcomm.ui.mapview import KIND_LABELS
 from emcomm.ui.replay import read_recording, situation_at
 
 from .conftest import UiServer, free_port
@@ -73,8 +74,10 @@ def test_live_update_redraws_only_the_changed_layer_keeps_zoom_and_shows_stale_n
         guarded.shot("ui_live_update")
         assert frame.evaluate("window.emcMap.getZoom()") == zoom0 + 1
         drawn = frame.evaluate("Object.assign({}, window.emcReceived)")
-        assert drawn["Links"] > drawn0["Links"]
-        assert drawn["Hazards"] == 1  # unchanged layer: never sent or drawn again
+        changed = "Links: " + KIND_LABELS[target.kind]
+        assert drawn[changed] > drawn0[changed]
+        # unchanged layers: never sent or drawn again
+        assert drawn["Hazards"] == 1 and drawn["Links: " + KIND_LABELS["cellular"]] == 1
         assert _map_frame(page) == frame
         # silence: after --stale-after seconds the sender is stale again
         assert _wait_count(page, frame, "emc-node-stale", on_air) == on_air

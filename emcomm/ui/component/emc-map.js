@@ -86,11 +86,15 @@
     legendDiv.innerHTML = "<details open><summary style='cursor:pointer;font-weight:bold'>Legend</summary>" + html + "</details>";
   }
 
+  function renderer(spec) {  // one renderer (one canvas or one SVG) per pane
+    var pane = "emc" + spec.pane;
+    if (!renderers[pane]) { renderers[pane] = spec.canvas ? L.canvas({pane: pane, padding: 0.5}) : L.svg({pane: pane}); }
+    return renderers[pane];
+  }
+
   function group(spec) {
     var g = groups[spec.name];
     if (g) return g;
-    var pane = "emc" + spec.name;
-    renderers[spec.name] = spec.canvas ? L.canvas({pane: pane, padding: 0.5}) : L.svg({pane: pane});
     g = L.featureGroup();
     // one tooltip and one popup for the whole layer, filled from the feature under the pointer
     g.bindTooltip(function (l) { return l.options.emcTip || ""; }, {sticky: true});
@@ -101,7 +105,7 @@
   }
 
   function draw(spec, data) {
-    var g = group(spec), r = renderers[spec.name], pane = "emc" + spec.name;
+    var g = group(spec), r = renderer(spec), pane = "emc" + spec.pane;
     var styles = data.styles, rows = data.rows, anyPopup = false;
     g.clearLayers();
     for (var i = 0; i < rows.length; i++) {
@@ -126,7 +130,15 @@
   function apply(args) {
     if (!map) { createMap(args.base); }
     setLegend(args.base.legend_html);
-    var need = [], drawn = 0;
+    var need = [], drawn = 0, listed = {};
+    (args.layers || []).forEach(function (spec) { listed[spec.name] = true; });
+    Object.keys(groups).forEach(function (name) {  // a layer no longer listed (e.g. a link kind gone)
+      if (listed[name]) return;
+      map.removeLayer(groups[name]);
+      control.removeLayer(groups[name]);
+      delete groups[name];
+      delete have[name];
+    });
     (args.layers || []).forEach(function (spec) {
       var fresh = have[spec.name] !== spec.h;
       // the page may deliver the same payload twice (a re-render of this frame): draw it once
