@@ -165,8 +165,9 @@ class NodeRuntime:
             log.warning("node %s runs INSECURE (no roster): links are not authenticated and messages not signed; "
                         "for drills and local tests only", cfg.node_id)
         links = {n.link_id: LinkConfig(n.id, n.profile) for n in cfg.neighbours}
+        # per-message telemetry events only when a PUB socket will carry them
         core_cfg = (dataclasses.replace(self._core_config, links=links) if self._core_config
-                    else NodeConfig(links=links))
+                    else NodeConfig(links=links, telemetry=bool(cfg.telemetry)))
         self.core = NodeCore(cfg.node_id, core_cfg, restored=restored,
                              security=self.netsec.security if self.netsec is not None else None)
         for n in cfg.neighbours:
@@ -509,7 +510,8 @@ class NodeRuntime:
                 self.counters[f"core_dropped.{a.reason}"] += 1
                 log.debug("core dropped (%s): %s", a.reason, a.detail)
             elif kind is Telemetry:
-                self._publish(b"event", a.event.as_dict())
+                if self.pub is not None:
+                    self._publish(b"event", a.event.as_dict())
 
     def _transmit(self, t: Transmit, now: float) -> None:
         link = self.links.get(t.link_id)
