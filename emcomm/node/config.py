@@ -49,7 +49,7 @@ _ENDPOINT = re.compile(r"^(tcp://[^:/\s]+:\d{1,5}|ipc://\S+|inproc://\S+)$")
 _IPC_PATH_MAX = 107
 
 _TOP_KEYS = {"id", "listen", "telemetry", "api", "data_dir", "emulation", "seed", "neighbour", "store_max_mb",
-             "identity", "roster", "authority", "insecure", "rate_limits"}
+             "identity", "roster", "authority", "insecure", "rate_limits", "terminal"}
 _NB_KEYS = {"id", "endpoint", "kind", "link_id", "overrides"}
 
 
@@ -82,6 +82,7 @@ class RunConfig:
     authority: Path | None = None         # the authority's identity.pub (default: the roster's key)
     insecure: bool = False                # drills and quick local tests only: no CURVE, no signatures
     rate_limits: Mapping[str, Any] | None = None   # {"flash": [per_s, burst], ...}
+    terminals: tuple[Any, ...] = ()       # emcomm.node.terminal_link.TerminalSpec: links through serial terminals
 
     @property
     def secure(self) -> bool:
@@ -199,8 +200,12 @@ def config_from_mapping(raw: Mapping[str, Any], *, base_dir: Path, source: str =
     if not isinstance(raw_nb, list):
         raise UsageError(f"{source}: neighbours are given as [[neighbour]] tables")
     neighbours = tuple(_neighbour(node_id, nb, f"{source}: neighbour[{i}]") for i, nb in enumerate(raw_nb))
+    terminals: tuple[Any, ...] = ()
+    if "terminal" in raw:
+        from emcomm.node.terminal_link import terminal_specs   # drivers and pyserial only when configured
+        terminals = terminal_specs(node_id, raw["terminal"], source)
     seen_links: set[str] = set()
-    for n in neighbours:
+    for n in (*neighbours, *terminals):
         if n.link_id in seen_links:
             raise UsageError(f"{source}: link {n.link_id!r} is configured twice; give one of them its own link_id")
         seen_links.add(n.link_id)
@@ -225,7 +230,7 @@ def config_from_mapping(raw: Mapping[str, Any], *, base_dir: Path, source: str =
     return RunConfig(node_id, listen, data_dir, neighbours, telemetry, api, emulation, seed,
                      float(store_max_mb) if store_max_mb is not None else None,
                      identity=sec_paths["identity"], roster=sec_paths["roster"], authority=sec_paths["authority"],
-                     insecure=insecure, rate_limits=rate_limits)
+                     insecure=insecure, rate_limits=rate_limits, terminals=terminals)
 
 
 def load_config(path: str | os.PathLike[str]) -> RunConfig:
