@@ -63,10 +63,12 @@ class TerminalPort:
         wait = max_wait_s if deadline is None else max(0.0, min(max_wait_s, deadline - now))
         events: list[Event] = []
         try:
-            self._ser.timeout = wait
+            if self._ser.timeout != wait:      # each change is a termios call: skip it in a busy loop
+                self._ser.timeout = wait
             data = self._ser.read(1)
             if data:
-                self._ser.timeout = 0
+                if self._ser.timeout != 0:
+                    self._ser.timeout = 0
                 data += self._ser.read(65536)
         except (serial.SerialException, OSError) as exc:
             raise TerminalError(f"serial port {self.port_name!r} failed while reading: {exc}") from None
@@ -98,6 +100,14 @@ class TerminalPort:
             self._ser.flush()
         except (serial.SerialException, OSError) as exc:
             raise TerminalError(f"serial port {self.port_name!r} failed while writing: {exc}") from None
+
+    def fileno(self) -> int:
+        """The port's file descriptor, to wait on in a poll loop (OSError when the port
+        has none, e.g. a pyserial ``loop://`` URL)."""
+        try:
+            return self._ser.fileno()
+        except (AttributeError, NotImplementedError) as exc:
+            raise OSError(f"serial port {self.port_name!r} has no file descriptor") from exc
 
     def close(self) -> None:
         self._ser.close()
