@@ -50,7 +50,9 @@ from emcomm.errors import EmcommError, RemoteInputError, StoreError, UsageError
 from emcomm.links.emulation import EmulatedLink, Sent
 from emcomm.node import api as API
 from emcomm.node.actions import Deliver, Dropped, Forget, Persist, Receipt, Telemetry, Transmit
+from emcomm.node.committer import GroupCommitter
 from emcomm.node.config import RunConfig
+from emcomm.node.terminal_link import TerminalLinks
 from emcomm.node.core import LinkConfig, NodeConfig, NodeCore
 from emcomm.node.store import Batch, InboxEntry, MessageRecord, Store
 from emcomm.node.wire import ContentType
@@ -135,8 +137,10 @@ class NodeRuntime:
         self._sockets: list[zmq.Socket] = []
         self._lock_fd: int | None = None
         self.store: Store | None = None
+        self._committer: GroupCommitter | None = None   # runs the group commits on a writer thread
         self.core: NodeCore | None = None
         self.links: dict[str, EmulatedLink] = {}
+        self.terminals = TerminalLinks()      # links through serial Beidou/Tiantong terminals ([[terminal]])
         self.peers: dict[str, _Peer] = {}
         self._link_peer: dict[str, _Peer] = {}
         self.router: zmq.Socket | None = None
@@ -157,6 +161,7 @@ class NodeRuntime:
         self.store = Store.open(cfg.store_path,
                                 max_size_bytes=int(cfg.store_max_mb * 1e6) if cfg.store_max_mb else None)
         restored = self.store.load(now)
+        self._committer = GroupCommitter(self.store, self._commit_done)
         if cfg.secure:
             from emcomm.node.netsec import NetSecurity   # PyNaCl and key files only when security is on
             self.netsec = NetSecurity(cfg)
@@ -165,6 +170,8 @@ class NodeRuntime:
             log.warning("node %s runs INSECURE (no roster): links are not authenticated and messages not signed; "
                         "for drills and local tests only", cfg.node_id)
         links = {n.link_id: LinkConfig(n.id, n.profile) for n in cfg.neighbours}
+        self.terminals = TerminalLinks.open(cfg.terminals, self.clock)
+        links.update(self.terminals.core_links())
         # per-message telemetry events only when a PUB socket will carry them
         core_cfg = (dataclasses.replace(self._core_config, links=links) if self._core_config
                     else NodeConfig(links=links, telemetry=bool(cfg.telemetry)))
@@ -199,7 +206,7 @@ class NodeRuntime:
             self._link_peer[n.link_id] = peer
         self._write_runtime_file()
         self._execute(self.core.tick(now), now)
-        self._flush(now)
+        self._flush(now, wait=True)
         log.info("node %s up: listen %s, api %s, %d neighbour link(s), %d message(s) restored",
                  cfg.node_id, cfg.listen, cfg.api_endpoint, len(cfg.neighbours), len(restored.records))
 
@@ -268,12 +275,16 @@ class NodeRuntime:
         """Commit what is pending, close sockets and the store, release the data directory."""
         if self.store is not None and self.core is not None:
             try:
-                self._flush(self.clock())
+                self._flush(self.clock(), wait=True)
             except EmcommError as exc:
                 log.error("final commit failed: %s", exc)
+        if self._committer is not None:
+            self._committer.close()
+            self._committer = None
         for s in self._sockets:
             s.close(0)
         self._sockets.clear()
+        self.terminals.close()
         if self.netsec is not None:
             self.netsec.close()
             self.netsec = None
@@ -301,6 +312,8 @@ class NodeRuntime:
         poller.register(self.router, zmq.POLLIN)
         poller.register(self.api, zmq.POLLIN)
         poller.register(self._wake_r, zmq.POLLIN)
+        for fd in self.terminals.fds():
+            poller.register(fd, zmq.POLLIN)
         if self.netsec is not None:
             poller.register(self.netsec.zap.socket, zmq.POLLIN)
         while not self._stop.is_set():
@@ -324,6 +337,7 @@ class NodeRuntime:
             self._read_peers(now)
         if api:
             self._read_api(now)
+        self._execute(self.terminals.pump(core, now), now)
         wake = core.next_wakeup()
         if wake is not None and wake <= now:
             self._execute(core.tick(now), now)
@@ -340,7 +354,7 @@ class NodeRuntime:
                 self._status_cb(st)
 
     def _timeout(self, now: float) -> float:
-        deadlines = [now + MAX_POLL_S]
+        deadlines = [now + MAX_POLL_S, *self.terminals.deadlines()]
         if self.pub is not None or self._status_cb is not None:
             deadlines.append(self._next_status)
         wake = self.core.next_wakeup() if self.core else None
@@ -449,7 +463,8 @@ class NodeRuntime:
         if op == "status":
             return {"ok": True, **self.status(now)}
         if op == "inbox":
-            entries = store.inbox(int(req.get("after_seq", 0)), min(int(req.get("limit", 1000)), 10_000))
+            with self._store_access() as st:
+                entries = st.inbox(int(req.get("after_seq", 0)), min(int(req.get("limit", 1000)), 10_000))
             return {"ok": True, "messages": [dataclasses.asdict(e) for e in entries]}
         if op == "link":
             return {"ok": True, **self.set_link(str(req.get("link_id", "")), now,
@@ -465,7 +480,14 @@ class NodeRuntime:
         assert self.router is not None and self.netsec is not None
         endpoint = self.cfg.listen
         self.router.unbind(self.router.getsockopt(zmq.LAST_ENDPOINT).decode() if endpoint.endswith(":0") else endpoint)
-        self.router.bind(endpoint)
+        for attempt in range(200):      # the I/O thread releases the address asynchronously
+            try:
+                self.router.bind(endpoint)
+                break
+            except zmq.ZMQError as exc:
+                if exc.errno != zmq.EADDRINUSE or attempt == 199:
+                    raise
+                time.sleep(0.01)
         sec = self.netsec.security
         for peer in self.peers.values():
             peer.socket.disconnect(peer.endpoint)
@@ -514,6 +536,8 @@ class NodeRuntime:
                     self._publish(b"event", a.event.as_dict())
 
     def _transmit(self, t: Transmit, now: float) -> None:
+        if self.terminals.transmit(t, now):
+            return
         link = self.links.get(t.link_id)
         if link is None:
             self.counters["dropped.unknown_link"] += 1
@@ -560,32 +584,62 @@ class NodeRuntime:
                 self.counters["telemetry.lost"] += 1
 
     # -- group commit ----------------------------------------------------------------
-    def _flush(self, now: float) -> None:
-        """Commit everything pending in one transaction, then release what waited on it."""
-        store, core = self.store, self.core
-        assert store is not None and core is not None
-        if self._failed is not None:
-            if now < self._retry_at:
-                return   # keep gathering; nothing is acknowledged until the retry succeeds
-            failed, self._failed = self._failed, None
-            self._merge(failed)
-        while self._pending:
-            pending, self._pending = self._pending, _Pending()
-            try:
-                store.commit(pending.batch())
-            except StoreError as exc:
-                self.counters["store.errors"] += 1
-                log.error("%s; nothing in this batch is acknowledged, retrying in %.0f s", exc, STORE_RETRY_S)
-                self._failed, self._retry_at = pending, now + STORE_RETRY_S
-                for m in pending.stored_ids:
-                    for client in self._waiting.pop(m, []):
-                        self._reply(client, {"ok": False, "error": f"not accepted: {exc}. The node keeps retrying; "
-                                             f"check `emcomm status` (msg_id {m.hex()})"})
+    def _flush(self, now: float, *, wait: bool = False) -> None:
+        """Hand what is pending to the writer thread as one group commit, and release what
+        waited on a commit that has finished. ``wait`` commits everything before returning
+        (start-up and shutdown); otherwise the loop goes on reading while the commit runs."""
+        committer = self._committer
+        assert committer is not None and self.core is not None
+        while True:
+            self._collect(now, block=wait)
+            if committer.busy:
+                if wait:
+                    continue
+                return   # keep gathering: the next batch goes when this commit is done
+            if self._failed is not None:
+                if now < self._retry_at:
+                    return   # keep gathering; nothing is acknowledged until the retry succeeds
+                failed, self._failed = self._failed, None
+                self._merge(failed)
+            if not self._pending:
                 return
-            self.counters["store.commits"] += 1
-            self.counters["store.records"] += len(pending.puts)
-            if pending.stored_ids:
-                self._execute(core.stored(pending.stored_ids, now), now)
+            pending, self._pending = self._pending, _Pending()
+            committer.submit(pending.batch(), pending)
+            if not wait:
+                return
+
+    def _collect(self, now: float, *, block: bool) -> None:
+        """Act on the outcome of a finished commit: ``core.stored`` (acks, receipts) or a retry."""
+        assert self._committer is not None and self.core is not None
+        done = self._committer.result(block=block)
+        if done is None:
+            return
+        pending, exc = done
+        if exc is not None:
+            self.counters["store.errors"] += 1
+            log.error("%s; nothing in this batch is acknowledged, retrying in %.0f s", exc, STORE_RETRY_S)
+            self._failed, self._retry_at = pending, now + STORE_RETRY_S
+            for m in pending.stored_ids:
+                for client in self._waiting.pop(m, []):
+                    self._reply(client, {"ok": False, "error": f"not accepted: {exc}. The node keeps retrying; "
+                                         f"check `emcomm status` (msg_id {m.hex()})"})
+            return
+        self.counters["store.commits"] += 1
+        self.counters["store.records"] += len(pending.puts)
+        if pending.stored_ids:
+            self._execute(self.core.stored(pending.stored_ids, now), now)
+
+    def _commit_done(self) -> None:
+        # on the writer thread: wake the poll so the loop acts on the outcome at once
+        try:
+            self._wake_w.send(b"c")
+        except OSError:
+            pass  # the buffer is full (the loop is already being woken) or the node is closing
+
+    def _store_access(self) -> Any:
+        """The store, for reads from the loop's thread (waits for a running commit)."""
+        assert self._committer is not None
+        return self._committer.access()
 
     def _merge(self, older: _Pending) -> None:
         """Put a failed batch back in front of what was gathered since."""
@@ -605,10 +659,12 @@ class NodeRuntime:
         """The core's snapshot plus runtime counters and emulated link figures."""
         assert self.core is not None and self.store is not None
         snap = dict(self.core.snapshot(now))
+        with self._store_access() as st:
+            held_in_store, inbox = st.count(), st.inbox_count()
         snap["runtime"] = {
             "counters": dict(self.counters),
-            "held_in_store": self.store.count(),
-            "inbox": self.store.inbox_count(),
+            "held_in_store": held_in_store,
+            "inbox": inbox,
             "emulation": self.cfg.emulation,
             "links": {lid: {"kind": l.profile.kind.value, "up": l.state.up, "in_flight": l.in_flight,
                             "rate_bps": l.rate_bps, "latency_s": l.latency_s, "loss": l.loss,
@@ -616,4 +672,5 @@ class NodeRuntime:
                             "drops": {k: v for k, v in l.drops.items() if v}}
                       for lid, l in self.links.items()},
         }
+        snap["runtime"]["terminals"] = self.terminals.status()
         return snap
