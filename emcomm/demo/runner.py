@@ -63,11 +63,8 @@ class DemoOptions:
     seed: int = 1
 
 
-class _Stop(Exception):
-    """SIGTERM: stop like Ctrl-C."""
-
-
 def _raise_stop(*_: Any) -> None:
+    # SIGTERM and SIGINT stop the demo like Ctrl-C: the finally clause stops every child
     raise KeyboardInterrupt
 
 
@@ -81,6 +78,7 @@ def run_demo(opts: DemoOptions, say: Callable[[str], None] = lambda s: print(s, 
     lock.acquire(out_dir=str(opts.out_dir))
     children = Children()
     old_term = signal.signal(signal.SIGTERM, _raise_stop)
+    signal.signal(signal.SIGINT, _raise_stop)   # also when started with SIGINT ignored (a background job)
     try:
         if lock.stale_pid is not None:
             say(f"(a lock left by an earlier demo, pid {lock.stale_pid}, which is no longer running, was taken over)")
