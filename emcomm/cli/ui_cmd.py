@@ -29,6 +29,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--stale-after", type=float, default=30.0, metavar="S", help="live: a node not heard for S seconds is stale")
     p.add_argument("--refresh", type=float, default=3.0, metavar="S", help="live: seconds between updates")
     p.add_argument("--online-tiles", action="store_true", help="offer online map tiles as an optional layer")
+    p.add_argument("--roster", metavar="ROSTER", help="the signed roster: node popups name each operator from it")
     p.set_defaults(func=run)
 
 
@@ -45,6 +46,8 @@ def streamlit_command(args: argparse.Namespace) -> list[str]:
     page_args += ["--stale-after", str(args.stale_after), "--refresh", str(args.refresh)]
     if args.online_tiles:
         page_args.append("--online-tiles")
+    if args.roster:
+        page_args += ["--roster", str(Path(args.roster).resolve())]
     return [sys.executable, "-m", "streamlit", "run", str(app),
             "--server.address", args.host, "--server.port", str(args.port),
             "--server.headless", "true", "--server.enableStaticServing", "true",
@@ -66,6 +69,10 @@ def run(args: argparse.Namespace) -> int:
 
         for ep in args.live:
             check_endpoint(ep)
+    if args.roster:
+        from emcomm.node.roster import load_roster
+
+        load_roster(args.roster)  # a missing or unreadable roster is a message now, not on the page
     if args.refresh <= 0 or args.stale_after <= 0:
         raise UsageError("--refresh and --stale-after must be positive numbers of seconds")
     cmd = streamlit_command(args)

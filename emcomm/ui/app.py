@@ -18,6 +18,7 @@ from emcomm.errors import EmcommError
 from emcomm.ui import mapview, panels
 from emcomm.ui.layers import situation_payloads
 from emcomm.ui.mapcomponent import base_spec, show_map
+from emcomm.ui.operators import with_roster_operators
 from emcomm.ui.live import LiveFold, TelemetryListener
 from emcomm.ui.replay import read_recording, situation_at
 from emcomm.ui.situation import Situation
@@ -34,12 +35,31 @@ def _args() -> argparse.Namespace:
     p.add_argument("--stale-after", type=float, default=30.0)
     p.add_argument("--refresh", type=float, default=3.0)
     p.add_argument("--online-tiles", action="store_true")
+    p.add_argument("--roster", default=None)
     return p.parse_args(sys.argv[1:])
 
 
 @st.cache_data(show_spinner=False, max_entries=4)
 def _load(path: str, mtime_key: float):  # mtime_key: reload when the file changes
     return read_recording(path)
+
+
+@st.cache_data(show_spinner=False, max_entries=2)
+def _load_roster(path: str, mtime_key: float):  # mtime_key: reload when the file changes
+    from emcomm.node.roster import load_roster
+
+    return load_roster(path)
+
+
+def _roster(path: str | None):
+    """The roster named on the command line, or None (a bad file is reported, the page goes on)."""
+    if not path:
+        return None
+    try:
+        return _load_roster(path, _mtime(path))
+    except EmcommError as exc:
+        st.warning(f"Operators not taken from the roster: {exc}")
+        return None
 
 
 def _mtime(path: str) -> float:
@@ -60,7 +80,9 @@ def _base(s: Situation | None, online_tiles: bool, height_px: int = 620) -> dict
 
 
 def _draw(s: Situation, base: Situation | None, online_tiles: bool, now_s: float | None = None,
-          stale_after_s: float | None = None) -> None:
+          stale_after_s: float | None = None, roster=None) -> None:
+    if roster is not None:
+        s = with_roster_operators(s, roster)
     h = panels.headline(s, now_s, stale_after_s)
     cols = st.columns(len(h))
     for c, (k, v) in zip(cols, h.items()):
@@ -87,7 +109,7 @@ def _draw(s: Situation, base: Situation | None, online_tiles: bool, now_s: float
         st.table(panels.queue_table(s).set_index("node"))
 
 
-def replay_page(path: str, online_tiles: bool) -> None:
+def replay_page(path: str, online_tiles: bool, roster=None) -> None:
     try:
         rec = _load(path, _mtime(path))
     except EmcommError as exc:
@@ -118,7 +140,7 @@ def replay_page(path: str, online_tiles: bool) -> None:
         st.error(f"Cannot show t = {t:g} s: {exc}")
         return
     st.markdown(f"### {mapview._fmt_t(s.t_s)} — situation at {s.t_s:,.0f} s")
-    _draw(s, first, online_tiles)
+    _draw(s, first, online_tiles, roster=roster)
     if ss["playing"]:
         time.sleep(TICK_S)
         nxt = min(hi, t + speed * TICK_S)
@@ -129,7 +151,7 @@ def replay_page(path: str, online_tiles: bool) -> None:
 
 
 def live_page(endpoints: list[str], base_path: str | None, stale_after_s: float, refresh_s: float,
-              online_tiles: bool) -> None:
+              online_tiles: bool, roster=None) -> None:
     base = None
     if base_path:
         try:
@@ -156,7 +178,7 @@ def live_page(endpoints: list[str], base_path: str | None, stale_after_s: float,
                 st.caption(f"{fold.rejected} malformed telemetry frame(s) ignored.")
         s = fold.situation(now_s=now)
         st.markdown(f"### Live — {len(endpoints)} endpoint(s), stale after {stale_after_s:g} s")
-        _draw(s, base, online_tiles, now_s=s.t_s, stale_after_s=stale_after_s)
+        _draw(s, base, online_tiles, now_s=s.t_s, stale_after_s=stale_after_s, roster=roster)
         unknown = fold.unknown_nodes()
         if unknown:
             st.caption("Heard but not on the map (no position known): " + ", ".join(unknown))
@@ -173,10 +195,11 @@ def main() -> None:
     args = _args()
     st.set_page_config(page_title="emcomm command centre", layout="wide")
     st.title("emcomm command centre")
+    roster = _roster(args.roster)
     if args.replay:
-        replay_page(args.replay, args.online_tiles)
+        replay_page(args.replay, args.online_tiles, roster)
     elif args.live:
-        live_page(args.live, args.base, args.stale_after, args.refresh, args.online_tiles)
+        live_page(args.live, args.base, args.stale_after, args.refresh, args.online_tiles, roster)
     else:
         st.error("Nothing to show: start with `emcomm ui --replay RECORDING` or `emcomm ui --live tcp://HOST:PORT`.")
 

@@ -77,9 +77,25 @@ def _metric(page, label: str) -> int:
     return int(re.findall(r"\d+", text.split(label, 1)[1])[0])
 
 
+CC_OPERATOR = "Wang Fang — Henan EOC (authority)"
+
+
 @pytest.fixture(scope="module")
-def replay_server(sample_recording: Path):
-    srv = UiServer("--replay", str(sample_recording))
+def roster_path(tmp_path_factory) -> Path:
+    """A signed roster naming the command-centre node's operator."""
+    from emcomm.node.identity import Identity
+    from emcomm.node.roster import Roster
+
+    auth = Identity.generate("cc-authority", name="Duty Officer", org="Henan EOC", phone="", role="authority")
+    cc = Identity.generate("cc", name="Wang Fang", org="Henan EOC", phone="", role="authority")
+    path = tmp_path_factory.mktemp("roster") / "cc.roster"
+    Roster.empty(auth.public.verify_key).add(cc.public).sign(auth, issued_s=1.0).save(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def replay_server(sample_recording: Path, roster_path: Path):
+    srv = UiServer("--replay", str(sample_recording), "--roster", str(roster_path))
     yield srv
     srv.stop()
 
@@ -106,12 +122,11 @@ def test_replay_draws_every_node_and_link_with_legend_offline(guarded, replay_se
         page.wait_for_timeout(500)
     assert frame.locator("path.emc-basemap").count() > 100
     assert _metric(page, "links down") == headline(s0)["links down"] == 0
-    # a node's popup names its operator
+    # a node's popup names its operator from the roster (not the recording's text)
     frame.locator("path.emc-node-command").click()
     popup = frame.locator(".leaflet-popup-content")
     popup.wait_for(timeout=10_000)
-    cc = s0.node("cc")
-    assert cc.operator and cc.operator in popup.inner_text() and "Operator" in popup.inner_text()
+    assert CC_OPERATOR in popup.inner_text() and s0.node("cc").operator not in popup.inner_text()
     guarded.shot("ui_replay_start")
     assert not guarded.errors, guarded.errors
 
