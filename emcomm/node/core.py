@@ -305,6 +305,7 @@ class NodeCore:
             self.counters["rx_fragments"] += 1
             if whole is None:
                 return out
+            data = whole        # the frame as if it had come in one piece
             try:
                 frame = wire.decode(whole)
             except RemoteInputError as exc:
@@ -312,7 +313,7 @@ class NodeCore:
             if not isinstance(frame, Envelope) or frame.msg_id != frag_id:
                 return self._drop(out, "bad_field", f"fragments on {link_id} did not make a message", now)
         if isinstance(frame, Envelope):
-            self._on_envelope(link, frame, now, out)
+            self._on_envelope(link, frame, now, out, data if type(data) is bytes else bytes(data))
         elif isinstance(frame, wire.HopAck):
             self._on_hop_ack(link, frame, now, out)
         elif isinstance(frame, wire.LinkStateAdvert):
@@ -482,26 +483,27 @@ class NodeCore:
     def _is_mine(self, dst: str) -> bool:
         return dst == self.node_id or dst == wire.BROADCAST or dst in self.config.groups
 
-    def _record(self, msg: _Msg, now: float) -> MessageRecord:
+    def _record(self, msg: _Msg, now: float, raw: bytes | None = None) -> MessageRecord:
+        # ``raw``: the frame as received, which decodes to ``msg.env`` (no second encoding)
         meta = {"exp": msg.expires_s, "from": msg.from_link or "", "local": msg.local, "app": msg.app}
         state = STATE_INBOX if msg.mine and msg.stage == "storing" else STATE_QUEUED
-        data = wire.encode_envelope(msg.env)
+        data = raw if raw is not None else wire.encode_envelope(msg.env)
         msg.size_bytes = len(data)
         return MessageRecord(msg.env.msg_id, msg.env.priority, data, state, meta, now)
 
-    def _accept(self, msg: _Msg, now: float) -> list[Action]:
+    def _accept(self, msg: _Msg, now: float, raw: bytes | None = None) -> list[Action]:
         mid = msg.env.msg_id
         self._msgs[mid] = msg
         seen_until = msg.expires_s + SEEN_MARGIN_S
         self._remember(mid, seen_until)
         heapq.heappush(self._ttl_heap, (msg.expires_s, mid))
-        return [Persist(records=(self._record(msg, now),), seen=((mid, seen_until),))]
+        return [Persist(records=(self._record(msg, now, raw),), seen=((mid, seen_until),))]
 
     def _remember(self, mid: bytes, until: float) -> None:
         self._seen[mid] = until
         heapq.heappush(self._seen_heap, (until, mid))
 
-    def _on_envelope(self, link: _Link, env: Envelope, now: float, out: list[Action]) -> None:
+    def _on_envelope(self, link: _Link, env: Envelope, now: float, out: list[Action], raw: bytes | None = None) -> None:
         mid = env.msg_id
         self.counters["rx_messages"] += 1
         held = self._msgs.get(mid)
@@ -529,7 +531,7 @@ class NodeCore:
                 self._drop(out, reason, detail, now, mid, env.priority)
                 return
         msg = _Msg(env, now + env.ttl_s, local=False, app=False, from_link=link.link_id, mine=mine)
-        out.extend(self._accept(msg, now))
+        out.extend(self._accept(msg, now, raw))
 
     def _deliver(self, msg: _Msg, now: float, out: list[Action]) -> None:
         env = msg.env

@@ -1,7 +1,8 @@
 """The Streamlit command-centre page: `emcomm ui --replay FILE` or `emcomm ui --live ENDPOINT...`.
 
 Owns page layout and the feeding loop only; every picture and table comes from the pure
-functions in ``mapview`` and ``panels``. Run through ``emcomm ui`` (which starts Streamlit
+functions in ``mapview``, ``layers`` and ``panels``, and the map is the ``mapcomponent``
+(built once in the browser, fed only the layers that changed). Run through ``emcomm ui`` (which starts Streamlit
 with static serving on, bound to loopback); arguments after ``--`` are read here.
 It never sends anything into the mesh (see ``emcomm.ui.live``).
 """
