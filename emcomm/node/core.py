@@ -41,7 +41,7 @@ from emcomm.node.actions import (
     STATE_INBOX, STATE_QUEUED, Action, Deliver, Dropped, Forget, MessageRecord, Persist, Receipt,
     RestoredState, Telemetry, Transmit,
 )
-from emcomm.node.fragment import Reassembler, split
+from emcomm.node.fragment import Reassembler, control_frame_id, split, split_control
 from emcomm.node.lsdb import LinkStateDB
 from emcomm.node.queues import PriorityQueues
 from emcomm.node.routing import RouteProvider
@@ -171,6 +171,8 @@ class _Link:
     acks: list[bytes] = dataclasses.field(default_factory=list)
     ack_priority: int = int(Priority.ROUTINE)
     adverts: dict[str, wire.LinkStateAdvert] = dataclasses.field(default_factory=dict)
+    advert_frames: list[bytes] = dataclasses.field(default_factory=list)   # fragments of the advert being sent
+    advert_sending: tuple[str, int] | None = None                           # its (origin, seq)
 
     @property
     def usable(self) -> bool:
@@ -310,8 +312,13 @@ class NodeCore:
                 frame = wire.decode(whole)
             except RemoteInputError as exc:
                 return self._drop(out, exc.reason, f"reassembled on {link_id}: {exc.detail}", now)
-            if not isinstance(frame, Envelope) or frame.msg_id != frag_id:
-                return self._drop(out, "bad_field", f"fragments on {link_id} did not make a message", now)
+            # a message's fragments carry its id; an advert's carry the digest of the whole frame
+            if isinstance(frame, Envelope):
+                if frame.msg_id != frag_id:
+                    return self._drop(out, "bad_field", f"fragments on {link_id} did not make a message", now)
+            elif not isinstance(frame, wire.LinkStateAdvert) or control_frame_id(whole) != frag_id:
+                return self._drop(out, "bad_field", f"fragments on {link_id} did not make a message "
+                                                    "or a link-state advert with a matching digest", now)
         if isinstance(frame, Envelope):
             self._on_envelope(link, frame, now, out, data if type(data) is bytes else bytes(data))
         elif isinstance(frame, wire.HopAck):
@@ -323,7 +330,8 @@ class NodeCore:
             if frame.node_id != link.neighbour:
                 self._drop(out, "wrong_peer", f"heartbeat from {frame.node_id!r} on {link_id}, "
                                               f"expected {link.neighbour!r}", now)
-            elif frame.known_seq < self._lsa_seq and self.node_id not in link.adverts:
+            elif (frame.known_seq < self._lsa_seq and self.node_id not in link.adverts
+                  and link.advert_sending != (self.node_id, self._lsa_seq)):
                 # the neighbour missed our latest advert (adverts are not acked): send it again
                 link.adverts[self.node_id] = self._own_lsa
                 self.counters["advert_resends"] += 1
@@ -443,7 +451,9 @@ class NodeCore:
             send_at = max(link.next_send_s, link.busy_until_s - self.config.pacing_burst_s)
             if link.acks or (link.usable and len(link.queue)):
                 times.append(send_at)
-            if link.adverts:
+            if link.advert_frames:
+                times.append(send_at)
+            elif link.adverts:
                 gap = self.config.thin_link_advert_gap_s if link.thin else self.config.advert_min_gap_s
                 times.append(max(send_at, link.last_advert_s + gap))
             times.append(max(send_at, link.last_sent_s + self._heartbeat_s(link)))
@@ -708,6 +718,7 @@ class NodeCore:
             self._emit(out, tm.LINK_DOWN, now, None, link=link.link_id,
                        reason="down" if not link.phys_up else "neighbour_silent")
             link.busy_until_s = -math.inf
+            link.advert_frames, link.advert_sending = [], None   # re-sent whole when it is back
         self._rebuild_routes(now, out=out)
         if not link.usable:
             moved = link.queue.drain() + list(link.inflight.values())
@@ -792,7 +803,8 @@ class NodeCore:
         return now >= link.next_send_s and link.busy_until_s <= now + self.config.pacing_burst_s
 
     def _pump(self, link: _Link, now: float, out: list[Action]) -> None:
-        if not (link.acks or link.adverts or link.queue) and now < link.last_sent_s + self._heartbeat_s(link):
+        if (not (link.acks or link.adverts or link.queue or link.advert_frames)
+                and now < link.last_sent_s + self._heartbeat_s(link)):
             return      # nothing to send and no heartbeat due (the common case for most links)
         cfg = self.config
         while self._can_send(link, now):
@@ -802,7 +814,9 @@ class NodeCore:
             head = link.queue.head_priority() if link.usable else None
             if head is not None:
                 choices.append((head, _DATA))
-            if link.adverts:
+            if link.advert_frames:          # the rest of an advert cut to fit the MTU
+                choices.append((0.5 if link.thin else -1.0, _ADVERT))
+            elif link.adverts:
                 gap = cfg.thin_link_advert_gap_s if link.thin else cfg.advert_min_gap_s
                 if now >= link.last_advert_s + gap:
                     # on a thin link adverts never go ahead of FLASH; elsewhere they go first
@@ -848,14 +862,23 @@ class NodeCore:
                     self._await_ack(copy, link, now)
                 self.counters["tx_data_frames"] += 1
             elif what == _ADVERT:
-                origin = next(iter(link.adverts))
-                adv = link.adverts.pop(origin)
-                if origin != self.node_id:
-                    entry_age = next((a.age_s for a in self.lsdb.adverts(now) if a.origin == origin), adv.age_s)
-                    adv = dataclasses.replace(adv, age_s=entry_age)
-                data = wire.encode_link_state(adv)
-                link.last_advert_s = now
-                self.counters["tx_adverts"] += 1
+                if not link.advert_frames:
+                    origin = next(iter(link.adverts))
+                    adv = link.adverts.pop(origin)
+                    if origin != self.node_id:
+                        entry_age = next((a.age_s for a in self.lsdb.adverts(now) if a.origin == origin), adv.age_s)
+                        adv = dataclasses.replace(adv, age_s=entry_age)
+                    link.last_advert_s = now
+                    try:    # larger than the MTU (many links, Beidou, radio): sent as fragments
+                        link.advert_frames = split_control(wire.encode_link_state(adv), link.profile.mtu_bytes)
+                    except UsageError as exc:
+                        self._drop(out, "too_large", f"advert of {origin} on {link.link_id}: {exc}", now)
+                        continue
+                    link.advert_sending = (adv.origin, adv.seq)
+                    self.counters["tx_adverts"] += 1
+                data = link.advert_frames.pop(0)
+                if not link.advert_frames:
+                    link.advert_sending = None
             else:
                 data = wire.encode_heartbeat(wire.Heartbeat(self.node_id, self._lsa_seq,
                                                             max(0, self.lsdb.seq_of(link.neighbour))))

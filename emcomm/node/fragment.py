@@ -1,9 +1,12 @@
 """Fragmentation and reassembly of frames for links with a small MTU (Beidou, radio).
 
-This module owns cutting one encoded DATA/RECEIPT frame into FRAGMENT frames that each fit
-a link's MTU, and putting them back together on the far side with bounded memory (a cap
-on buffers and bytes, and a deadline per buffer). It must not decide routes, pace sends or
-decode the reassembled frame (the core does that with ``wire.decode``).
+This module owns cutting one encoded DATA/RECEIPT or LINK_STATE frame into FRAGMENT frames
+that each fit a link's MTU, and putting them back together on the far side with bounded
+memory (a cap on buffers and bytes, and a deadline per buffer). It must not decide routes,
+pace sends or decode the reassembled frame (the core does that with ``wire.decode``).
+
+A DATA/RECEIPT frame's fragments carry its message id; a LINK_STATE frame has none, so its
+fragments carry ``control_frame_id(frame)``, a digest the receiver checks after reassembly.
 
 Example
 -------
@@ -20,6 +23,7 @@ True
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 
 from emcomm.errors import UsageError
 from emcomm.node import wire
@@ -56,6 +60,30 @@ def split(frame: bytes, msg_id: bytes, mtu_bytes: int) -> list[bytes]:
                          f"{mtu_bytes}; the limit is {wire.MAX_FRAGMENTS}")
     return [wire.encode_fragment(wire.Fragment(msg_id, i, count, frame[i * per:(i + 1) * per]))
             for i in range(count)]
+
+
+def control_frame_id(frame: bytes) -> bytes:
+    """The 16-byte id of a fragmented frame that has no message id (a LINK_STATE advert):
+    a BLAKE2b digest of the whole frame, so the receiver can check what it reassembled.
+
+    >>> len(control_frame_id(b"advert")), control_frame_id(b"a") != control_frame_id(b"b")
+    (16, True)
+    """
+    return hashlib.blake2b(frame, digest_size=wire.MSG_ID_BYTES).digest()
+
+
+def split_control(frame: bytes, mtu_bytes: int) -> list[bytes]:
+    """``split`` for a frame without a message id (an advert): fragments carry its digest.
+
+    >>> adv = wire.LinkStateAdvert("cc", 1, 0.0, tuple(wire.LinkAdvert(f"cc-t{i}", f"t{i}", "radio",
+    ...       True, 9600.0, 0.06, 0.02, 512, 0.0, 0.0) for i in range(30)))
+    >>> parts = split_control(wire.encode_link_state(adv), mtu_bytes=512)
+    >>> len(parts) > 1, max(len(p) for p in parts) <= 512
+    (True, True)
+    """
+    if len(frame) <= mtu_bytes:
+        return [frame]
+    return split(frame, control_frame_id(frame), mtu_bytes)
 
 
 @dataclasses.dataclass
