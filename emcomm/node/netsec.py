@@ -99,6 +99,8 @@ class NetSecurity:
         """Write audit records; apply roster changes and cut-offs to the ZAP allowlist and
         close every peer connection so each must handshake again against it."""
         sec = self.security
+        for k, v in self.zap.counters.items():
+            runtime.counters[k] = v
         if sec.audit_pending:
             self.audit.append(sec.take_audit())
         new_blocked = sec.blocked - self._blocked_seen

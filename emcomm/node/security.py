@@ -11,8 +11,9 @@ runtime to write.
 Cut-off rule: a neighbour that passes a message with a bad signature, a wrong signer or no
 signature gets a strike and from then on everything from it is verified. It is cut off at
 once when it signed the message itself (it is the source) or when the message was FLASH or
-IMMEDIATE (an honest relay verifies those before passing them on), else at the third strike.
-Signatures by keys this node's roster does not know or has revoked are refused without a
+IMMEDIATE (an honest relay verifies those before passing them on). A relay that passed an
+unchecked lower-class forgery on is not cut off (it was not asked to check it), but it is
+named in the log and everything from it is checked from then on. Signatures by keys this node's roster does not know or has revoked are refused without a
 strike: the neighbour's roster may simply be older.
 
 Example
@@ -48,7 +49,6 @@ from emcomm.node.signing import DEFAULT_SKEW_S, Signer, Verifier
 from emcomm.node.wire import ContentType, Envelope
 from emcomm.priority import Priority
 
-STRIKES_TO_CUT = 3
 # Refusals that say something about the neighbour that passed the message on.
 _STRIKING = frozenset({"bad_signature", "wrong_signer", "unsigned"})
 MAX_AUDIT_PENDING = 200_000
@@ -147,8 +147,7 @@ class NodeSecurity:
         reason, detail = bad
         if reason in _STRIKING:
             self.strikes[neighbour] += 1
-            if (env.src == neighbour or env.priority in self.verify_at_relay
-                    or self.strikes[neighbour] >= STRIKES_TO_CUT):
+            if env.src == neighbour or env.priority in self.verify_at_relay:
                 if neighbour not in self.blocked:
                     self.blocked.add(neighbour)
                     self.counters["peers_cut_off"] += 1
