@@ -1,4 +1,5 @@
-"""``emcomm export cap|cot|geojson`` and ``emcomm import cap``: standard formats in and out.
+"""``emcomm export cap|cot|geojson``, ``emcomm import cap`` and ``emcomm sensor``: standard
+formats in and out, and sensor readings into the mesh.
 
 Parses arguments and calls ``emcomm.interop``; a CAP file imported is checked (hardened
 parse, and the CAP 1.2 schema when ``--schema`` is given) and handed to a running node
@@ -35,6 +36,21 @@ def register(sub: argparse._SubParsersAction) -> None:
     q.add_argument("--timeout", type=float, default=5.0, help="seconds to wait for the node to answer")
     q.add_argument("--dry-run", action="store_true", help="check and show the alert, send nothing")
     q.set_defaults(func=run_import)
+
+    r = sub.add_parser("sensor", help="feed satellite-IoT sensor readings to a node: alerts above thresholds",
+                       description="Read TIME,SENSOR,VALUE lines (a file or - for stdin) for the sensors of "
+                       "--config; a reading that crosses a threshold is sent as a CAP ALERT (FLASH at danger, "
+                       "IMMEDIATE at warning), other readings as small ROUTINE status reports.")
+    r.add_argument("--config", required=True, help="sensors.toml: [[sensor]] tables (id, kind, lat_deg, lon_deg, "
+                   "warning, danger, ...) and optionally to = \"cc\"")
+    r.add_argument("--readings", default="-", help="file of TIME,SENSOR,VALUE lines, or - for stdin (default)")
+    r.add_argument("--node", default=".", help="the node that carries them: data directory or API endpoint")
+    r.add_argument("--to", help="destination node or @group (default: the config's 'to', else *)")
+    r.add_argument("--recording", metavar="OUT", help="also write the sensors, alerts and hazard markers as a "
+                   "recording (emcomm ui --replay OUT)")
+    r.add_argument("--timeout", type=float, default=5.0, help="seconds to wait for the node to answer")
+    r.add_argument("--dry-run", action="store_true", help="print what would be sent (JSON lines), send nothing")
+    r.set_defaults(func=run_sensor)
 
 
 def run_export(args: argparse.Namespace) -> int:
@@ -78,3 +94,82 @@ def run_import(args: argparse.Namespace) -> int:
     print(f"{reply.get('status', 'accepted')}: CAP alert {alert.identifier} as {prio.name} ALERT "
           f"{reply['msg_id'].hex()} to {args.to} ({len(data)} bytes of XML -> {len(body)} bytes)")
     return 0
+
+
+def run_sensor(args: argparse.Namespace) -> int:
+    import sys
+    import tomllib
+
+    from emcomm.interop import sensors
+
+    try:
+        raw = tomllib.loads(Path(args.config).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise UsageError(f"sensor config {args.config} cannot be read: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise UsageError(f"sensor config {args.config} is not valid TOML: {exc}") from None
+    unknown = set(raw) - {"sensor", "to"}
+    if unknown:
+        raise UsageError(f"{args.config}: unknown key(s) {', '.join(sorted(unknown))}; expected [[sensor]] and to")
+    specs = sensors.sensor_specs(raw.get("sensor"), args.config)
+    monitor = sensors.SensorMonitor(specs)
+    to = args.to or raw.get("to") or "*"
+    client = None
+    if not args.dry_run:
+        from emcomm.cli.node_cmd import _client
+
+        client = _client(argparse.Namespace(api=args.node if "://" in args.node else None, data_dir=args.node,
+                                            timeout=args.timeout))
+    writer = None
+    counts = {"readings": 0, "alerts": 0, "reports": 0}
+    try:
+        stream = sys.stdin if args.readings == "-" else open(args.readings, encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"readings file {args.readings} cannot be read: {exc.strerror}") from None
+    try:
+        for reading in sensors.parse_readings(stream, "stdin" if args.readings == "-" else args.readings):
+            counts["readings"] += 1
+            if args.recording and writer is None:
+                writer = _sensor_recording(args.recording, specs, reading.t_s)
+            t_rel = reading.t_s - writer.t0 if writer is not None else 0.0
+            for m in monitor.feed(reading):
+                counts["alerts" if m.content_type == "alert" else "reports"] += 1
+                if writer is not None and m.content_type == "alert":
+                    writer.w.event(max(t_rel, writer.last), "hazards", {"items": monitor.overlays()})
+                    writer.w.event(max(t_rel, writer.last), "feed", {"t_s": max(t_rel, writer.last), **(m.feed or {})})
+                    writer.last = max(t_rel, writer.last)
+                if client is None:
+                    print(json.dumps({"sensor": m.sensor, "priority": m.priority.name, "content_type": m.content_type,
+                                      "level": m.level, "bytes": len(m.body), "text": m.text}), flush=True)
+                    continue
+                reply = client.call("send", to=to, priority=m.priority.name.lower(), content_type=m.content_type,
+                                    body=m.body)
+                if not isinstance(reply, dict) or "msg_id" not in reply:
+                    raise UsageError(f"the node did not accept the sensor message: {reply!r}")
+                print(f"{reply.get('status', 'accepted')}: {m.priority.name} {m.content_type.upper()} "
+                      f"{reply['msg_id'].hex()} to {to} ({len(m.body)} bytes): {m.text}", flush=True)
+    finally:
+        if stream is not sys.stdin:
+            stream.close()
+        if client is not None:
+            client.close()
+        if writer is not None:
+            writer.w.close()
+    print(f"{counts['readings']} reading(s): {counts['alerts']} alert(s), {counts['reports']} status report(s)"
+          + (f"; recording {args.recording}" if writer is not None else ""), file=sys.stderr)
+    return 0
+
+
+class _SensorRecording:
+    def __init__(self, w: object, t0: float):
+        self.w, self.t0, self.last = w, t0, 0.0
+
+
+def _sensor_recording(path: str, specs: list, t0: float) -> _SensorRecording:
+    from emcomm.drill.recording import RecordingWriter
+    from emcomm.interop.sensors import iso_utc
+
+    w = RecordingWriter(path, scenario="sensors", start=iso_utc(t0))
+    w.keyframe(0.0, {"t_s": 0.0, "nodes": [{"id": s.id, "name": s.label, "lat_deg": s.lat_deg, "lon_deg": s.lon_deg,
+                                             "role": "sensor"} for s in specs]})
+    return _SensorRecording(w, t0)
