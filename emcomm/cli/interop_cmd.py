@@ -52,6 +52,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     r.add_argument("--dry-run", action="store_true", help="print what would be sent (JSON lines), send nothing")
     r.set_defaults(func=run_sensor)
 
+    g = sub.add_parser("gateway", help="bridge the mesh to SMS and e-mail for the contacts of an address book",
+                       description="Run the Beidou/mesh <-> public network gateway next to a node (see "
+                       "emcomm/interop/gateway.py for gateway.toml). Ctrl-C stops it.")
+    g.add_argument("--config", required=True, help="gateway.toml: node, modem, smtp_relay, smtp_listen, "
+                   "mail_domain, log and [[contact]] tables")
+    g.add_argument("--timeout", type=float, default=5.0, help="seconds to wait for the node to answer")
+    g.set_defaults(func=run_gateway)
+
 
 def run_export(args: argparse.Namespace) -> int:
     pic = read_picture(args.recording)
@@ -173,3 +181,82 @@ def _sensor_recording(path: str, specs: list, t0: float) -> _SensorRecording:
     w.keyframe(0.0, {"t_s": 0.0, "nodes": [{"id": s.id, "name": s.label, "lat_deg": s.lat_deg, "lon_deg": s.lon_deg,
                                              "role": "sensor"} for s in specs]})
     return _SensorRecording(w, t0)
+
+
+_GATEWAY_KEYS = {"node", "modem", "baudrate", "smtp_relay", "smtp_listen", "mail_domain", "mail_from", "log",
+                 "inbound_priority", "contact"}
+
+
+def build_gateway(path: str, timeout_s: float = 5.0):  # -> emcomm.interop.gateway.Gateway
+    """Read gateway.toml and open everything it names (clear errors for each)."""
+    import tomllib
+
+    from emcomm.cli.node_cmd import _client
+    from emcomm.interop import gateway as gw
+    from emcomm.priority import Priority
+
+    cfg_path = Path(path)
+    try:
+        raw = tomllib.loads(cfg_path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise UsageError(f"gateway config {path} cannot be read: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise UsageError(f"gateway config {path} is not valid TOML: {exc}") from None
+    unknown = set(raw) - _GATEWAY_KEYS
+    if unknown:
+        raise UsageError(f"{path}: unknown key(s) {', '.join(sorted(unknown))}; expected {', '.join(sorted(_GATEWAY_KEYS))}")
+    book = gw.AddressBook.from_tables(raw.get("contact"), path)
+    rules = gw.GatewayRules(book, mail_domain=str(raw.get("mail_domain", "")),
+                            inbound_priority=Priority.parse(raw.get("inbound_priority", "routine")),
+                            sms="modem" in raw, mail="smtp_relay" in raw)
+    if rules.inbound_priority == Priority.FLASH:
+        raise UsageError(f"{path}: inbound_priority cannot be flash (the public cannot send FLASH)")
+    relay = gw.host_port(raw["smtp_relay"], "smtp_relay") if "smtp_relay" in raw else None
+    listen = gw.host_port(raw["smtp_listen"], "smtp_listen") if "smtp_listen" in raw else None
+    node = str(raw.get("node", "."))
+    if "://" not in node and not Path(node).is_absolute():
+        node = str(cfg_path.resolve().parent / node)
+    api = _client(argparse.Namespace(api=node if "://" in node else None, data_dir=node, timeout=timeout_s))
+    log_path = Path(raw.get("log", "gateway.log"))
+    traffic = gw.TrafficLog(log_path if log_path.is_absolute() else cfg_path.resolve().parent / log_path)
+    modem = None
+    try:
+        if "modem" in raw:
+            from emcomm.links.drivers.tiantong import TiantongConfig, TiantongLink
+            from emcomm.links.drivers.transport import TerminalPort
+
+            modem = TerminalPort(TiantongLink(TiantongConfig(text_mode=True)), str(raw["modem"]),
+                                 baudrate=int(raw.get("baudrate", 115200)))
+            modem.start()
+        g = gw.Gateway(rules, api, traffic, modem=modem, smtp_relay=relay, smtp_listen=listen,
+                       mail_from=str(raw.get("mail_from", "")))
+    except BaseException:
+        if modem is not None:
+            modem.close()
+        api.close()
+        traffic.close()
+        raise
+    g.skip_existing_inbox()
+    return g
+
+
+def run_gateway(args: argparse.Namespace) -> int:
+    import signal
+    import threading
+
+    g = build_gateway(args.config, args.timeout)
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    print(f"gateway running: {len(g.rules.book.by_name)} contact(s), sms {'on' if g.modem else 'off'}, "
+          f"mail out {'on' if g.smtp_relay else 'off'}, mail in {'on' if g._smtpd else 'off'}, "
+          f"log {g.traffic.path}", flush=True)
+    try:
+        while not stop.is_set():
+            if g.step() == 0:
+                stop.wait(0.2)
+    finally:
+        g.api.close()
+        g.close()
+    print(f"gateway stopped: {json.dumps(g.counters)}", flush=True)
+    return 0

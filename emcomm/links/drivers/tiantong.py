@@ -53,6 +53,7 @@ class TiantongConfig:
     min_rssi: int = 1
     status_poll_s: float = 10.0
     answer_timeout_s: float = 30.0
+    text_mode: bool = False      # SMS to and from people (a gateway modem): plain text, no base64
 
     def __post_init__(self) -> None:
         if not 0 <= self.min_rssi <= 31:
@@ -95,7 +96,7 @@ class TiantongLink:
 
     @property
     def max_message_bytes(self) -> int:
-        return MAX_SMS_PAYLOAD_BYTES
+        return SMS_TEXT_CHARS if self.config.text_mode else MAX_SMS_PAYLOAD_BYTES
 
     def start(self, now: float) -> bytes:
         self._started = True
@@ -110,6 +111,11 @@ class TiantongLink:
         """Queue ``payload`` as one SMS to ``number``; TerminalError when it does not fit."""
         if not _PHONE.match(number):
             raise UsageError(f"a phone number is 3..20 digits with an optional '+', got {number!r}")
+        if self.config.text_mode:
+            if len(payload) > SMS_TEXT_CHARS or any(not 32 <= b < 127 for b in payload):
+                raise TerminalError(f"a text-mode SMS is at most {SMS_TEXT_CHARS} printable ASCII characters "
+                                    f"(TS 23.038 default alphabet subset), got {len(payload)} bytes")
+            return self._queue.push(number, bytes(payload), priority, now)
         if len(payload) > MAX_SMS_PAYLOAD_BYTES:
             raise TerminalError(f"message of {len(payload)} bytes exceeds one Tiantong SMS ({MAX_SMS_PAYLOAD_BYTES} "
                                 f"bytes base64-encoded in 160 characters); split it into fragments")
@@ -125,7 +131,7 @@ class TiantongLink:
                 del self._buf[:self._buf.index(b">") + 1]
                 cur.prompted = True
                 assert cur.msg is not None
-                self._out += base64.b64encode(cur.msg.payload) + CTRL_Z
+                self._out += (cur.msg.payload if self.config.text_mode else base64.b64encode(cur.msg.payload)) + CTRL_Z
                 continue
             nl = self._buf.find(b"\n")
             if nl < 0:
@@ -187,6 +193,8 @@ class TiantongLink:
         fields = head.split(b",")
         sender = fields[1].strip(b'" ').decode("latin-1") if len(fields) > 1 else ""
         try:
+            if self.config.text_mode:
+                raise ValueError("text mode: never base64")
             payload = base64.b64decode(b"".join(body), validate=True)
         except (binascii.Error, ValueError):
             # a person typed it on a handset: deliver the text as UTF-8
@@ -267,5 +275,5 @@ class TiantongLink:
 
     def status(self) -> LinkStatus:
         return LinkStatus(up=self._up, reason=self._reason, queued=self._queue.depths(), next_send_s=None,
-                          max_message_bytes=MAX_SMS_PAYLOAD_BYTES, min_interval_s=0.0,
+                          max_message_bytes=self.max_message_bytes, min_interval_s=0.0,
                           signal=self._rssi, problems=dict(self.problems))
