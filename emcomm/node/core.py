@@ -481,6 +481,7 @@ class NodeCore:
             "messages": len(self._msgs),
             "lsdb_origins": len(self.lsdb),
             "lsa_seq": self._lsa_seq,
+            "lsdb_digest": self.lsdb.digest(self._lsa_seq),   # equal on nodes with the same link-state view
             "counters": dict(self.counters),
         }
 

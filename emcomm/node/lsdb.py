@@ -22,6 +22,7 @@ Example
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from typing import Any, Mapping
 
 import msgpack
@@ -83,6 +84,16 @@ class LinkStateDB:
 
     def __len__(self) -> int:
         return len(self._entries)
+
+    def digest(self, own_seq: int) -> str:
+        """A short digest of the view: every origin's advert sequence number, this node's own
+        included. Two nodes with the same view of the mesh have the same digest.
+
+        >>> LinkStateDB("a").digest(3) == LinkStateDB("b").digest(3)
+        False
+        """
+        versions = sorted([(o, e.advert.seq) for o, e in self._entries.items()] + [(self.self_id, own_seq)])
+        return hashlib.blake2b(repr(versions).encode(), digest_size=8).hexdigest()
 
     def graph(self, own_links: Mapping[str, wire.LinkAdvert]) -> nx.MultiGraph:
         """The topology as a MultiGraph (edge key = link id) with ``attrs`` names.
