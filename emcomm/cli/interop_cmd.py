@@ -60,6 +60,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     g.add_argument("--timeout", type=float, default=5.0, help="seconds to wait for the node to answer")
     g.set_defaults(func=run_gateway)
 
+    t = sub.add_parser("tak", help="stream a node's positions and alerts to a TAK server as CoT; take CoT "
+                       "positions from TAK clients into the mesh")
+    t.add_argument("--node", default=".", help="the node: data directory or API endpoint")
+    t.add_argument("--server", metavar="HOST:PORT", help="TAK server streaming input (CoT XML over TCP), "
+                   "e.g. 127.0.0.1:8087")
+    t.add_argument("--listen", metavar="HOST:PORT", help="accept CoT position reports from TAK clients here")
+    t.add_argument("--to", default="cc", help="mesh node the positions go to (default: cc)")
+    t.add_argument("--every", type=float, default=30.0, metavar="S",
+                   help="at most one position per TAK uid every S seconds into the mesh (default 30)")
+    t.add_argument("--timeout", type=float, default=5.0, help="seconds to wait for the node to answer")
+    t.set_defaults(func=run_tak)
+
 
 def run_export(args: argparse.Namespace) -> int:
     pic = read_picture(args.recording)
@@ -259,4 +271,37 @@ def run_gateway(args: argparse.Namespace) -> int:
         g.api.close()
         g.close()
     print(f"gateway stopped: {json.dumps(g.counters)}", flush=True)
+    return 0
+
+
+def run_tak(args: argparse.Namespace) -> int:
+    import signal
+    import threading
+
+    from emcomm.cli.node_cmd import _client
+    from emcomm.interop import gateway, tak
+
+    if not args.server and not args.listen:
+        raise UsageError("give --server HOST:PORT (stream CoT out), --listen HOST:PORT (take CoT in), or both")
+    stream = tak.TakStream(*gateway.host_port(args.server, "--server")) if args.server else None
+    listener = tak.CotListener(*gateway.host_port(args.listen, "--listen")) if args.listen else None
+    api = _client(argparse.Namespace(api=args.node if "://" in args.node else None, data_dir=args.node,
+                                     timeout=args.timeout))
+    bridge = tak.TakBridge(api, stream, listener, to=args.to, min_interval_s=args.every)
+    bridge.skip_existing_inbox()
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    print(f"tak bridge running: server {args.server or 'none'}, listening {args.listen or 'no'}", flush=True)
+    try:
+        while not stop.is_set():
+            if bridge.step() == 0:
+                stop.wait(0.2)
+    finally:
+        api.close()
+        if stream is not None:
+            stream.close()
+        if listener is not None:
+            listener.close()
+    print(f"tak bridge stopped: {json.dumps(bridge.counters)}", flush=True)
     return 0
