@@ -69,6 +69,26 @@ RUNTIME_FILE = "node.json"     # written in the data directory: how clients find
 LOCK_FILE = "node.lock"
 
 
+# Fault injection for chaos runs: a node started with this variable set runs its clock that many
+# seconds ahead (or behind, when negative) of the machine's, as a laptop with a wrong clock would.
+CLOCK_OFFSET_ENV = "EMCOMM_CLOCK_OFFSET_S"
+
+
+def offset_clock(offset_text: str | None) -> Callable[[], float]:
+    """``time.time``, shifted by ``offset_text`` seconds when given (see ``CLOCK_OFFSET_ENV``).
+
+    >>> abs(offset_clock("-30")() + 30 - time.time()) < 1.0
+    True
+    """
+    if not offset_text:
+        return time.time
+    try:
+        offset_s = float(offset_text)
+    except ValueError:
+        raise UsageError(f"{CLOCK_OFFSET_ENV} must be a number of seconds, got {offset_text!r}") from None
+    return lambda: time.time() + offset_s
+
+
 class _Pending:
     """Store writes gathered during one burst, in action order, for one group commit."""
 
@@ -112,10 +132,10 @@ class _Peer:
 class NodeRuntime:
     """One node process. ``start`` opens everything (clear errors), ``run`` loops, ``close`` ends."""
 
-    def __init__(self, cfg: RunConfig, *, clock: Callable[[], float] = time.time,
+    def __init__(self, cfg: RunConfig, *, clock: Callable[[], float] | None = None,
                  context: zmq.Context | None = None, core_config: NodeConfig | None = None):
         self.cfg = cfg
-        self.clock = clock
+        self.clock = clock or offset_clock(os.environ.get(CLOCK_OFFSET_ENV))
         self._ctx = context or zmq.Context.instance()
         self._core_config = core_config
         self._stop = threading.Event()
