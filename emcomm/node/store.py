@@ -29,6 +29,7 @@ Example
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 import sqlite3
 from typing import Any, Iterable, Iterator, Mapping
@@ -37,6 +38,8 @@ import msgpack
 
 from emcomm.errors import StoreError
 
+log = logging.getLogger("emcomm.node")
+FULL_FLAG_ENV = "EMCOMM_STORE_FULL_FLAG"
 SCHEMA_VERSION = 2   # 2: messages is a rowid table (version 1 stores are migrated at open)
 # "EMCM" as a 32-bit SQLite application id: a file from another program is refused at open.
 APPLICATION_ID = 0x454D434D
@@ -151,6 +154,10 @@ class Store:
         self._conn = conn
         self.path = path
         self.commits = 0          # transactions committed (each one fsync)
+        self.torn_tail_bytes = 0  # bytes of a torn last write found in the log at open (discarded)
+        # fault injection (chaos runs): while the file named by $EMCOMM_STORE_FULL_FLAG exists,
+        # every commit fails exactly as on a full disk
+        self._full_flag = os.environ.get(FULL_FLAG_ENV) or None
 
     # -- opening ---------------------------------------------------------------------
     @classmethod
@@ -168,6 +175,7 @@ class Store:
         if not os.path.isdir(parent):
             raise StoreError(f"store {spath}: directory {parent} does not exist; create it or choose another --data-dir")
         fresh = not os.path.exists(spath) or os.path.getsize(spath) == 0
+        torn = _torn_wal_tail_bytes(spath + "-wal")
         try:
             conn = sqlite3.connect(spath, isolation_level=None, check_same_thread=False)
         except sqlite3.Error as exc:
@@ -207,7 +215,12 @@ class Store:
         except sqlite3.Error as exc:
             conn.close()
             raise _translate(exc, spath, "open") from exc
-        return cls(conn, spath)
+        store = cls(conn, spath)
+        if torn:
+            store.torn_tail_bytes = torn
+            log.warning("store %s: a torn last write (%d bytes of an unfinished log frame) was found and "
+                        "discarded; every committed transaction is intact", spath, torn)
+        return store
 
     def close(self) -> None:
         """Checkpoint the log into the main file and close. Safe to call twice."""
@@ -236,6 +249,9 @@ class Store:
         if not batch:
             return
         conn = self._live()
+        if self._full_flag is not None and os.path.exists(self._full_flag):
+            raise StoreError(f"store {self.path}: commit of {len(batch.puts)} message(s) failed: database or disk is "
+                             "full (injected: the disk-full flag file exists; free space or raise --store-max-mb)")
         try:
             conn.execute("BEGIN IMMEDIATE")
             try:
@@ -392,6 +408,26 @@ def _migrate_messages(conn: sqlite3.Connection) -> None:
         if conn.in_transaction:
             conn.execute("ROLLBACK")
         raise
+
+
+def _torn_wal_tail_bytes(wal_path: str) -> int:
+    """Bytes after the last whole frame of a write-ahead log: a write cut short by a crash.
+    SQLite ignores them (frames carry checksums); this only lets the node say so.
+    Layout: a 32-byte header (page size at offset 8), then frames of 24 + page size bytes
+    (https://www.sqlite.org/fileformat.html, section 4.1)."""
+    try:
+        size = os.path.getsize(wal_path)
+        with open(wal_path, "rb") as f:
+            header = f.read(32)
+    except OSError:
+        return 0
+    if len(header) < 32:
+        return size
+    page = int.from_bytes(header[8:12], "big")
+    page = 65536 if page == 1 else page
+    if page < 512:
+        return 0
+    return (size - 32) % (page + 24)
 
 
 def _id(msg_id: bytes) -> bytes:
