@@ -61,6 +61,12 @@ from emcomm.priority import Priority
 log = logging.getLogger("emcomm.node")
 
 MAX_BURST = 1024               # frames read from peers before one group commit
+MAX_BURST_BYTES = 8 << 20      # ... or this many bytes of them
+# While a commit runs, the next batch gathers until it holds this many messages or bytes;
+# then the loop stops reading peers (ZeroMQ buffers, the senders' windows push back) so a
+# batch, the write-ahead log and memory stay bounded under any load.
+MAX_BATCH = 2 * MAX_BURST
+MAX_BATCH_BYTES = 2 * MAX_BURST_BYTES
 MAX_POLL_S = 5.0               # longest sleep when idle (signals and stop() wake the loop at once)
 STATUS_PERIOD_S = 1.0          # snapshot published on the PUB socket this often
 STORE_RETRY_S = 1.0            # wait before retrying a commit that failed
@@ -99,6 +105,7 @@ class _Pending:
         self.kv: dict[str, bytes] = {}
         self.inbox: dict[bytes, InboxEntry] = {}
         self.stored_ids: list[bytes] = []
+        self.size_bytes = 0          # envelope bytes put (to bound a batch)
 
     def __bool__(self) -> bool:
         return bool(self.puts or self.forgets or self.seen or self.kv or self.inbox or self.stored_ids)
@@ -108,6 +115,7 @@ class _Pending:
             self.forgets.discard(r.msg_id)
             self.puts[r.msg_id] = r
             self.stored_ids.append(r.msg_id)
+            self.size_bytes += len(r.envelope)
         self.seen.update(p.seen)
         self.kv.update(p.kv)
 
@@ -336,10 +344,15 @@ class NodeRuntime:
             poller.register(fd, zmq.POLLIN)
         if self.netsec is not None:
             poller.register(self.netsec.zap.socket, zmq.POLLIN)
+        no_peers = zmq.Poller()           # used while the next batch is full (see _backlogged)
+        for sock, events in poller.sockets:
+            if sock is not self.router:
+                no_peers.register(sock, events)
         while not self._stop.is_set():
             now = self.clock()
             timeout_s = self._timeout(now)
-            ready = dict(poller.poll(int(timeout_s * 1000) if timeout_s > 0 else 0))
+            ready = dict((no_peers if self._backlogged() else poller).poll(
+                int(timeout_s * 1000) if timeout_s > 0 else 0))
             if self._wake_r.fileno() in ready:
                 try:
                     self._wake_r.recv(4096)
@@ -353,7 +366,7 @@ class NodeRuntime:
         """One turn of the loop: read a burst, run timers, commit once, send what is due."""
         core = self.core
         assert core is not None
-        if peers:
+        if peers and not self._backlogged():
             self._read_peers(now)
         if api:
             self._read_api(now)
@@ -393,7 +406,10 @@ class NodeRuntime:
         core, router = self.core, self.router
         assert core is not None and router is not None
         netsec = self.netsec
+        budget_bytes = MAX_BURST_BYTES
         for _ in range(MAX_BURST):
+            if budget_bytes <= 0:
+                break
             try:
                 if netsec is None:
                     parts = router.recv_multipart(zmq.NOBLOCK, copy=True)
@@ -420,7 +436,14 @@ class NodeRuntime:
             if peer is None or peer.node_id != peer_id:
                 self._drop_input("unknown_peer", f"frame from {peer_id!r} on link {link_id!r}, which is not configured")
                 continue
+            budget_bytes -= len(data)
             self._execute(core.handle_frame(link_id, data, now), now)
+
+    def _backlogged(self) -> bool:
+        """True while a commit runs and the next batch is already full: peers wait."""
+        p = self._pending
+        return (self._committer is not None and self._committer.busy
+                and (len(p.stored_ids) >= MAX_BATCH or p.size_bytes >= MAX_BATCH_BYTES))
 
     def _drop_input(self, reason: str, detail: str) -> None:
         self.counters[f"dropped.{reason}"] += 1
