@@ -317,6 +317,12 @@ def _bad(reason: str, detail: str) -> RemoteInputError:
 
 
 def _depth_ok(obj: Any) -> bool:
+    if type(obj) is list:
+        for c in obj:
+            if type(c) is list or type(c) is dict:
+                break
+        else:
+            return True     # a flat frame (every DATA frame without ext): nothing to walk
     stack = [(obj, 1)]
     while stack:
         item, depth = stack.pop()
@@ -534,7 +540,7 @@ def decode(data: bytes) -> Frame:
     t = f[1]
     if not isinstance(t, int) or isinstance(t, bool) or t not in FrameType._value2member_map_:
         raise _bad("unknown_type", f"frame type {_show(t)} is not one of {[int(x) for x in FrameType]}")
-    ftype = FrameType(t)
+    ftype = FrameType._value2member_map_[t]   # FrameType(t) without the enum call machinery
     if ftype in (FrameType.DATA, FrameType.RECEIPT):
         return _decode_envelope(f, ftype)
     expected = {FrameType.HOP_ACK: 3, FrameType.LINK_STATE: 6, FrameType.HEARTBEAT: 5, FrameType.FRAGMENT: 6}[ftype]
