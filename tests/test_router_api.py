@@ -79,7 +79,7 @@ def test_kernel_cost_equals_reference_formula(size, kind, lat, rate, mtu, interv
     _, _, mf = POLICY.arrays()
     ref = link_cost(size, 0, KIND_CODE[kind.value], latency_s=lat, rate_bps=rate, mtu_bytes=mtu,
                     min_interval_s=interval, loss=loss, cost_per_mb=cost, up=True, policy=POLICY)
-    t, m = link_time_money(size, KIND_CODE[kind.value], lat, rate, mtu, interval, loss, cost, mf)
+    t, m = link_time_money(size, lat, rate, mtu, interval, loss, cost, mf[KIND_CODE[kind.value]])
     if ref is None:
         assert t == math.inf
     else:

@@ -121,7 +121,8 @@ def ref_hop_limited(G, src, dst, size, priority, policy, max_hops: int) -> float
 def ref_earliest_arrival(plan, src, dst, size_bytes: int, t0: float, usable) -> float:
     """Earliest arrival on a NetworkX time-expanded graph: a node per (place, time) that
     the message can reach, waiting edges between successive times of a place, and one
-    edge per contact use. Built by expanding from (src, t0) until nothing new appears."""
+    edge per contact use. Built by expanding from (src, t0) until no place is reached
+    earlier than before (arriving later somewhere never helps: the message can wait)."""
     bits = size_bytes * 8.0
     out: dict = {}
     for c in plan.contacts:
@@ -132,6 +133,7 @@ def ref_earliest_arrival(plan, src, dst, size_bytes: int, t0: float, usable) -> 
     T.add_node(start)
     frontier = [start]
     seen = {start}
+    earliest = {src: t0}   # a later arrival at a place is dominated (one can wait): not expanded
     while frontier:
         place, t = frontier.pop()
         for c in out.get(place, []):
@@ -139,11 +141,11 @@ def ref_earliest_arrival(plan, src, dst, size_bytes: int, t0: float, usable) -> 
             if dep + bits / c.rate_bps > c.end_s:
                 continue
             arr = dep + bits / c.rate_bps + c.latency_s
-            for node in ((place, dep), (c.to, arr)):
-                if node not in seen:
-                    seen.add(node)
-                    frontier.append(node)
+            seen.update(((place, dep), (c.to, arr)))
             T.add_edge((place, dep), (c.to, arr), weight=arr - dep)
+            if arr < earliest.get(c.to, math.inf):
+                earliest[c.to] = arr
+                frontier.append((c.to, arr))
     times: dict = {}
     for place, t in seen:
         times.setdefault(place, []).append(t)

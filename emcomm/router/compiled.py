@@ -250,7 +250,7 @@ class CompiledTopology:
         index = self.link_index
         link_ids = list(link_ids)
         try:
-            return np.fromiter((index[k] for k in link_ids), np.int64, len(link_ids))
+            return np.fromiter(map(index.__getitem__, link_ids), np.int64, len(link_ids))
         except (KeyError, TypeError):
             bad = next(k for k in link_ids if k not in index)
             raise UnknownLinkError(

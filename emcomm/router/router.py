@@ -46,7 +46,7 @@ from emcomm.router.kernels.constrained import hop_limited
 from emcomm.router.kernels.contacts import earliest_arrival
 from emcomm.router.kernels.dijkstra import dijkstra, first_hops, path_slots
 from emcomm.router.kernels.disjoint import disjoint_paths
-from emcomm.router.kernels.weights import fill_weights
+from emcomm.router.kernels.weights import block_links, fill_weights
 from emcomm.router.policy import KIND_CODE, KINDS, RoutingPolicy, Use
 
 _CACHE_SIZE = 32
@@ -222,13 +222,19 @@ class Router:
         return w
 
     def _refresh(self, links: np.ndarray) -> None:
+        links = np.sort(links)   # walk the link arrays in order: fewer cache misses
         for (size, p, min_rate, _), (w, arrays) in self._cache.items():
             self._fill(w, links, size, p, min_rate, arrays)
 
+    def _block(self, links: np.ndarray) -> None:
+        links = np.sort(links)
+        for w, _ in self._cache.values():
+            block_links(w, links, self.topology.link_slots)
+
     # --- in-place changes ---------------------------------------------------------------
     def fail(self, links: Iterable[Hashable]) -> None:
-        """Mark links down (in place, no recompilation)."""
-        self._refresh(self.topology.set_links_up(links, False))
+        """Mark links down (in place, no recompilation; cached weights become +inf)."""
+        self._block(self.topology.set_links_up(links, False))
 
     def restore(self, links: Iterable[Hashable]) -> None:
         """Mark links up again."""
@@ -236,7 +242,7 @@ class Router:
 
     def fail_nodes(self, nodes: Iterable[Hashable]) -> None:
         """Mark nodes off air: none of their links carries anything."""
-        self._refresh(self.topology.set_nodes_up(nodes, False))
+        self._block(self.topology.set_nodes_up(nodes, False))
 
     def restore_nodes(self, nodes: Iterable[Hashable]) -> None:
         """Mark nodes on air again."""
