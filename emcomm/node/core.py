@@ -564,7 +564,8 @@ class NodeCore:
                     env, body=payload, flags=env.flags & ~int(wire.Flags.COMPRESSED | wire.Flags.ENCRYPTED))))
                 self.counters["delivered"] += 1
                 self._emit(out, tm.DELIVERED, now, msg, src=env.src, hops=env.hop_count,
-                           latency_s=round(now - env.created_s, 6))
+                           latency_s=round(now - env.created_s, 6), content_type=int(env.content_type),
+                           **({"body": payload} if env.content_type == ContentType.ALERT else {}))  # alert area for the map
                 if env.wants_receipt and env.src != self.node_id:
                     self._send_receipt(env, "delivered", now, out)
         if env.dst == self.node_id or env.is_receipt:
