@@ -12,6 +12,7 @@ node.toml::
     listen = "tcp://127.0.0.1:7001"      # ROUTER socket for peers
     telemetry = "tcp://127.0.0.1:7002"   # PUB socket (optional)
     api = "tcp://127.0.0.1:7003"         # local API (optional; default ipc:// in data_dir)
+    tak = "127.0.0.1:8087"               # TAK server: deliveries streamed as CoT (optional)
     data_dir = "relay1-data"             # relative to the file
     emulation = true                     # shape links like their kind
     seed = 1
@@ -49,7 +50,7 @@ _ENDPOINT = re.compile(r"^(tcp://[^:/\s]+:\d{1,5}|ipc://\S+|inproc://\S+)$")
 _IPC_PATH_MAX = 107
 
 _TOP_KEYS = {"id", "listen", "telemetry", "api", "data_dir", "emulation", "seed", "neighbour", "store_max_mb",
-             "identity", "roster", "authority", "insecure", "rate_limits", "terminal"}
+             "identity", "roster", "authority", "insecure", "rate_limits", "terminal", "tak"}
 _NB_KEYS = {"id", "endpoint", "kind", "link_id", "overrides"}
 
 
@@ -83,6 +84,7 @@ class RunConfig:
     insecure: bool = False                # drills and quick local tests only: no CURVE, no signatures
     rate_limits: Mapping[str, Any] | None = None   # {"flash": [per_s, burst], ...}
     terminals: tuple[Any, ...] = ()       # emcomm.node.terminal_link.TerminalSpec: links through serial terminals
+    tak: str | None = None                # TAK server HOST:PORT; `emcomm node` streams deliveries there as CoT
 
     @property
     def secure(self) -> bool:
@@ -134,6 +136,19 @@ def check_endpoint(value: Any, what: str) -> str:
     return value
 
 
+def check_host_port(value: Any, what: str) -> str:
+    """Check a ``HOST:PORT`` address (a TAK server's streaming input).
+
+    >>> check_host_port("127.0.0.1:8087", "tak")
+    '127.0.0.1:8087'
+    """
+    if isinstance(value, str) and ":" in value:
+        host, _, port = value.rpartition(":")
+        if host and not any(c.isspace() or c == "/" for c in host) and port.isdigit() and 0 < int(port) < 65536:
+            return value
+    raise UsageError(f"{what} must be HOST:PORT like 127.0.0.1:8087, got {value!r}")
+
+
 def check_node_id(value: Any, what: str = "node id") -> str:
     if not isinstance(value, str) or not _ID.match(value):
         raise UsageError(f"{what} must be 1–64 letters, digits, '_', '-' or '.', starting with a letter or digit; got {value!r}")
@@ -183,6 +198,7 @@ def config_from_mapping(raw: Mapping[str, Any], *, base_dir: Path, source: str =
     listen = check_endpoint(raw["listen"], f"{source}: listen")
     telemetry = check_endpoint(raw["telemetry"], f"{source}: telemetry") if raw.get("telemetry") else None
     api = check_endpoint(raw["api"], f"{source}: api") if raw.get("api") else None
+    tak = check_host_port(raw["tak"], f"{source}: tak") if "tak" in raw else None
     data_dir = Path(raw.get("data_dir") or f"{node_id}-data")
     if not data_dir.is_absolute():
         data_dir = base_dir / data_dir
@@ -230,7 +246,7 @@ def config_from_mapping(raw: Mapping[str, Any], *, base_dir: Path, source: str =
     return RunConfig(node_id, listen, data_dir, neighbours, telemetry, api, emulation, seed,
                      float(store_max_mb) if store_max_mb is not None else None,
                      identity=sec_paths["identity"], roster=sec_paths["roster"], authority=sec_paths["authority"],
-                     insecure=insecure, rate_limits=rate_limits, terminals=terminals)
+                     insecure=insecure, rate_limits=rate_limits, terminals=terminals, tak=tak)
 
 
 def load_config(path: str | os.PathLike[str]) -> RunConfig:
