@@ -63,3 +63,19 @@ def test_records_load_most_urgent_first_then_oldest(tmp_path: Path) -> None:
                     for i, (p, t) in enumerate([(3, 1.0), (0, 5.0), (3, 0.5), (0, 2.0), (1, 9.0)])])
         got = [(r.priority, r.updated_s) for r in s.load(now=0.0).records]
     assert got == [(0, 2.0), (0, 5.0), (1, 9.0), (3, 0.5), (3, 1.0)]
+
+
+def test_a_new_store_is_made_with_large_pages_and_an_old_one_keeps_its_own(tmp_path: Path) -> None:
+    from emcomm.node.store import PAGE_SIZE_BYTES
+
+    with Store.open(tmp_path / "new.db"):
+        pass
+    _v1_store(tmp_path / "old.db", 3)     # made with SQLite's default page size
+    with Store.open(tmp_path / "old.db") as s:
+        assert len(s.load(now=0.0).records) == 3
+    sizes = {}
+    for name in ("new.db", "old.db"):
+        conn = sqlite3.connect(tmp_path / name)
+        sizes[name] = conn.execute("PRAGMA page_size").fetchone()[0]
+        conn.close()
+    assert sizes["new.db"] == PAGE_SIZE_BYTES != sizes["old.db"]
