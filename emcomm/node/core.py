@@ -173,6 +173,9 @@ class _Link:
     adverts: dict[str, wire.LinkStateAdvert] = dataclasses.field(default_factory=dict)
     advert_frames: list[bytes] = dataclasses.field(default_factory=list)   # fragments of the advert being sent
     advert_sending: tuple[str, int] | None = None                           # its (origin, seq)
+    index: int = 0                  # position in the node's links (order of liveness checks)
+    heartbeat_s: float = 10.0       # send a heartbeat after this long without sending
+    due_s: float = math.nan         # cached earliest time this link needs a tick (nan: not in the heap)
 
     @property
     def usable(self) -> bool:
@@ -216,6 +219,12 @@ class NodeCore:
                        lc.profile.loss, last_heard_s=0.0)
             for lid, lc in config.links.items()
         }
+        for i, link in enumerate(self._links.values()):
+            link.index = i
+            link.heartbeat_s = max(config.heartbeat_interval_s, config.thin_heartbeat_intervals * link.profile.min_interval_s)
+        # per-link wake-up times, recomputed only for links touched since the last look
+        self._due_heap: list[tuple[float, int, _Link]] = []
+        self._touched: dict[str, _Link] = dict(self._links)
         self._msgs: dict[bytes, _Msg] = {}
         self._seen: dict[bytes, float] = {}
         self._seen_heap: list[tuple[float, bytes]] = []
@@ -384,6 +393,7 @@ class NodeCore:
                 setattr(link, name, float(value))
         self._start(now)
         out: list[Action] = []
+        self._touched[link_id] = link
         was = link.usable
         link.phys_up = bool(up)
         if up and not was:
@@ -410,7 +420,7 @@ class NodeCore:
         self._reasm.expire(now)
         if self.lsdb.expire(now):
             self._routes_dirty = True
-        for link in self._links.values():
+        for link in self._links_due(now):
             if link.usable and now >= link.last_heard_s + self._dead_after_s(link):
                 link.alive = False
                 self._after_link_change(link, True, now, out)
@@ -423,6 +433,7 @@ class NodeCore:
                 self.counters["retransmits"] += 1
                 self._emit(out, tm.RETRANSMIT, now, copy.msg, link=copy.link_id, attempt=copy.attempts)
                 link.queue.push(copy, copy.msg.env.priority, front=True)
+                self._touched[link.link_id] = link
         if self._own_dirty or now >= self._last_own_advert_s + self.config.advert_refresh_s:
             self._advertise_own(now, out)
         if self._routes_dirty:
@@ -445,21 +456,56 @@ class NodeCore:
         for t in (self._reasm.next_deadline(), self.lsdb.next_expiry(), self._seen_heap[0][0] if self._seen_heap else None):
             if t is not None:
                 times.append(t)
-        for link in self._links.values():
-            if not link.phys_up:
-                continue
-            send_at = max(link.next_send_s, link.busy_until_s - self.config.pacing_burst_s)
-            if link.acks or (link.usable and len(link.queue)):
-                times.append(send_at)
-            if link.advert_frames:
-                times.append(send_at)
-            elif link.adverts:
-                gap = self.config.thin_link_advert_gap_s if link.thin else self.config.advert_min_gap_s
-                times.append(max(send_at, link.last_advert_s + gap))
-            times.append(max(send_at, link.last_sent_s + self._heartbeat_s(link)))
-            if link.alive:
-                times.append(link.last_heard_s + self._dead_after_s(link))
+        self._refresh_dues()
+        if self._due_heap:
+            times.append(self._due_heap[0][0])
         return min(times) if times else None
+
+    # per-link wake-ups: every change to a link's timers or queues puts it in ``_touched``;
+    # only those are recomputed (a stale time can only be early, and tick re-checks it)
+    def _link_due(self, link: _Link) -> float:
+        if not link.phys_up:
+            return math.inf
+        send_at = max(link.next_send_s, link.busy_until_s - self.config.pacing_burst_s)
+        due = max(send_at, link.last_sent_s + link.heartbeat_s)
+        if link.acks or link.advert_frames or (link.usable and link.queue):
+            due = send_at
+        elif link.adverts:
+            gap = self.config.thin_link_advert_gap_s if link.thin else self.config.advert_min_gap_s
+            due = min(due, max(send_at, link.last_advert_s + gap))
+        if link.alive:
+            due = min(due, link.last_heard_s + self._dead_after_s(link))
+        return due
+
+    def _refresh_dues(self) -> None:
+        heap = self._due_heap
+        if self._touched:
+            for link in self._touched.values():
+                due = self._link_due(link)
+                if due != link.due_s:
+                    link.due_s = due
+                    if due < math.inf:
+                        heapq.heappush(heap, (due, next(self._tie), link))
+            self._touched.clear()
+            if len(heap) > 64 + 4 * len(self._links):      # drop superseded entries
+                heap[:] = [e for e in heap if e[0] == e[2].due_s]
+                heapq.heapify(heap)
+        while heap and heap[0][0] != heap[0][2].due_s:
+            heapq.heappop(heap)
+
+    def _links_due(self, now: float) -> list[_Link]:
+        """Links whose wake-up time has come, in link order; they are recomputed next time."""
+        self._refresh_dues()
+        heap = self._due_heap
+        due: list[_Link] = []
+        while heap and heap[0][0] <= now:
+            _, _, link = heapq.heappop(heap)
+            if link.due_s == link.due_s:                 # not already taken (nan)
+                link.due_s = math.nan
+                self._touched[link.link_id] = link
+                due.append(link)
+        due.sort(key=lambda l: l.index)
+        return due
 
     def snapshot(self, now: float) -> dict[str, Any]:
         """Telemetry: ``{"node", "t_s", "links": {id: {...}}, "queues": {link_id: [n per
@@ -630,6 +676,7 @@ class NodeCore:
         copy = _Copy(msg, link.link_id)
         msg.copies[link.link_id] = copy
         link.queue.push(copy, msg.env.priority)
+        self._touched[link.link_id] = link
 
     def _frames_for(self, copy: _Copy, link: _Link, now: float) -> list[bytes] | None:
         msg = copy.msg
@@ -684,7 +731,7 @@ class NodeCore:
 
     # ------------------------------------------------------------------ links
     def _heartbeat_s(self, link: _Link) -> float:
-        return max(self.config.heartbeat_interval_s, self.config.thin_heartbeat_intervals * link.profile.min_interval_s)
+        return link.heartbeat_s
 
     def _dead_after_s(self, link: _Link) -> float:
         # the neighbour may also wait up to one send slot before it can answer
@@ -692,6 +739,7 @@ class NodeCore:
 
     def _heard(self, link: _Link, now: float, out: list[Action]) -> None:
         link.last_heard_s = now
+        self._touched[link.link_id] = link
         if not link.heard_once:
             # first word from this neighbour since we started: it may have missed our adverts
             link.heard_once = True
@@ -705,6 +753,7 @@ class NodeCore:
             self._after_link_change(link, was, now, out)
 
     def _after_link_change(self, link: _Link, was_usable: bool, now: float, out: list[Action]) -> None:
+        self._touched[link.link_id] = link
         if was_usable == link.usable:
             self._own_dirty = True
             self._routes_dirty = True
@@ -769,6 +818,7 @@ class NodeCore:
                                                    tuple(self._own_adverts().values()))
         for link in self._links.values():
             link.adverts[self.node_id] = adv
+        self._touched.update(self._links)
         self._routes_dirty = True
         out.append(Persist(kv=((KV_LSA_SEQ, str(self._lsa_seq).encode()), (KV_LSDB, self.lsdb.to_bytes(now)))))
 
@@ -784,9 +834,11 @@ class NodeCore:
         for other in self._links.values():
             if other is not link:
                 other.adverts[adv.origin] = adv
+                self._touched[other.link_id] = other
         self._rebuild_routes(now, out=out)
 
     def _queue_ack(self, link: _Link, mid: bytes, priority: int) -> None:
+        self._touched[link.link_id] = link
         if not link.acks:
             link.ack_priority = priority
         link.acks.append(mid)
@@ -900,6 +952,7 @@ class NodeCore:
 
     def _transmit(self, link: _Link, data: bytes, prio: int, now: float, out: list[Action]) -> None:
         out.append(Transmit(link.link_id, data, prio))
+        self._touched[link.link_id] = link
         self.counters["tx_frames"] += 1
         start = max(now, link.busy_until_s)
         link.busy_until_s = start + len(data) * 8 / max(link.rate_bps, 1e-9)
@@ -912,6 +965,7 @@ class NodeCore:
         # liveness timers start at the first call, on the runtime's clock
         if not self._started:
             self._started = True
+            self._touched.update(self._links)
             for link in self._links.values():
                 link.last_heard_s = now
             if self._lsdb_bytes:
