@@ -16,6 +16,7 @@ LAYERS: dict[str, int] = {
     "drill": 4, "interop": 4,
     "ui": 5,
     "cli": 6, "demo": 6, "__main__": 6,
+    "chaos": 6,
 }
 
 

@@ -24,6 +24,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "emcomm.cli.interop_cmd",
     "emcomm.cli.drill_cmd",
     "emcomm.cli.security_cmd",
+    "emcomm.cli.chaos_cmd",
 )
 
 
