@@ -37,6 +37,7 @@ import numpy as np
 from emcomm.errors import UnknownLinkError, UnknownNodeError, WeightError
 from emcomm.links.profiles import LinkKind
 from emcomm.router import attrs
+from emcomm.router.kernels.layout import bfs_order
 from emcomm.router.policy import KIND_CODE, KINDS
 
 _EDGE_FIELDS = (attrs.EDGE_KIND, attrs.EDGE_UP, *attrs.EDGE_METRICS)
@@ -212,10 +213,23 @@ class CompiledTopology:
     def _assemble(cls, node_ids, node_index, link_ids, link_index, link_u, link_v, link_kind,
                   link_up, lat, rate, mtu, interval, loss, cost, node_up) -> "CompiledTopology":
         n, n_links = len(node_ids), len(link_ids)
+        # renumber nodes breadth-first (kernels/layout.py): neighbours get nearby indices
         tails = np.concatenate([link_u, link_v])
         heads = np.concatenate([link_v, link_u])
+        indptr = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(np.bincount(tails, minlength=n), out=indptr[1:])
+        by_tail = np.argsort(tails, kind="stable")
+        hub_degree = max(16, int(4 * 2 * n_links / max(n, 1)))
+        perm = bfs_order(indptr, heads[by_tail].astype(np.int64), hub_degree)
+        new_index = np.empty(n, dtype=np.int32)
+        new_index[perm] = np.arange(n, dtype=np.int32)
+        node_ids = [node_ids[i] for i in perm]
+        node_index = dict(zip(node_ids, range(n)))
+        node_up = node_up[perm]
+        link_u, link_v = new_index[link_u], new_index[link_v]
+        tails, heads = new_index[tails], new_index[heads]
         links = np.concatenate([np.arange(n_links, dtype=np.int32)] * 2)
-        order = np.argsort(tails, kind="stable")
+        order = np.lexsort((heads, tails))
         slot_tail = tails[order].astype(np.int32)
         adj_node = heads[order].astype(np.int32)
         adj_link = links[order].astype(np.int32)
