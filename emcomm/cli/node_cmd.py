@@ -7,6 +7,7 @@ they hold no protocol logic.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import sys
@@ -16,7 +17,7 @@ from typing import Any
 
 from emcomm.errors import UsageError
 from emcomm.node.api import ApiClient
-from emcomm.node.config import RunConfig, config_from_flags, load_config
+from emcomm.node.config import RunConfig, check_host_port, config_from_flags, load_config
 from emcomm.node.runtime import RUNTIME_FILE, NodeRuntime
 from emcomm.priority import Priority
 
@@ -40,6 +41,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--roster", help="the signed roster: security is ON when given (CURVE links, signed messages)")
     p.add_argument("--insecure", action="store_true",
                    help="no CURVE, no signatures even with a roster: for drills and local tests only")
+    p.add_argument("--tak", metavar="HOST:PORT",
+                   help="stream positions and alerts delivered here as CoT to this TAK server's streaming input "
+                        "(e.g. 127.0.0.1:8087; overrides tak in node.toml)")
     p.set_defaults(func=run_node)
 
     for name, help_text in (("send", "submit a message to a node of the mesh and wait for its delivery"),
@@ -80,10 +84,13 @@ def _run_config(args: argparse.Namespace) -> RunConfig:
 
 def run_node(args: argparse.Namespace) -> int:
     cfg = _run_config(args)
+    if args.tak:
+        cfg = dataclasses.replace(cfg, tak=check_host_port(args.tak, "--tak"))
     logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO, stream=sys.stderr,
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")
     rt = NodeRuntime(cfg)
     rt.install_signal_handlers()
+    feed = None
     try:
         rt.start()
         print(f"node {cfg.node_id} running: peers {cfg.listen}, api {cfg.api_endpoint}"
@@ -93,8 +100,17 @@ def run_node(args: argparse.Namespace) -> int:
             print(f"  link {n.link_id} → {n.id} at {n.endpoint}", flush=True)
         if args.status_every > 0:
             rt.on_status(args.status_every, lambda st: print(status_line(st), flush=True))
+        if cfg.tak:
+            from emcomm.interop.tak import TakFeed   # the node layer knows no interop: joined here
+
+            feed = TakFeed(cfg.api_endpoint, cfg.tak, on_ready=lambda skipped: print(
+                f"tak: streaming deliveries to {cfg.tak} as CoT ({skipped} earlier inbox message(s) not re-sent)",
+                flush=True))
+            feed.start()
         rt.run()
     finally:
+        if feed is not None:
+            print(f"tak: stopped ({json.dumps(feed.stop())})", flush=True)
         rt.close()
     print(f"node {cfg.node_id} stopped; store closed", flush=True)
     return 0

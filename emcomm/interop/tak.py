@@ -6,7 +6,8 @@ Beidou message), the CoT event for a message in the node's inbox (a POSITION as 
 friendly unit, an ALERT as an alarm at its area's centre), ``TakStream`` (TCP client to a
 TAK server's streaming port, reconnecting, bounded queue while down), ``CotListener`` (a
 TCP server that reads ``<event>`` documents from TAK clients, each through the hardened
-CoT parser) and ``TakBridge`` that joins them to the node's local API. It must not
+CoT parser), ``TakBridge`` that joins them to the node's local API, and ``TakFeed`` that
+runs a bridge beside a node in the same process (``emcomm node --tak``). It must not
 decide routes (the node does).
 
 TAK servers and clients take CoT events as XML documents one after the other on a TCP
@@ -32,9 +33,11 @@ import threading
 import time
 from typing import Any, Callable, Mapping
 
-from emcomm.errors import InteropError, UsageError
+from emcomm.errors import EmcommError, InteropError, UsageError
 from emcomm.interop import cap, cot
 from emcomm.interop.sensors import iso_utc
+from emcomm.node.api import ApiClient
+from emcomm.node.config import check_host_port
 
 log = logging.getLogger("emcomm.tak")
 
@@ -93,6 +96,7 @@ class TakStream:
         self._retry_at = 0.0
         self.sent = 0
         self.connected = False
+        self._warned = False                  # one warning per outage, not one per retry
 
     def send(self, event: bytes) -> None:
         self._queue.append(event)
@@ -106,12 +110,14 @@ class TakStream:
                     return
                 try:
                     self._sock = socket.create_connection((self.host, self.port), timeout=5.0)
-                    self.connected = True
+                    self.connected, self._warned = True, False
                     log.info("connected to TAK server %s:%d", self.host, self.port)
                 except OSError as exc:
                     self._retry_at = self.clock() + RECONNECT_S
-                    log.warning("TAK server %s:%d unreachable (%s); %d event(s) kept", self.host, self.port,
-                                exc.strerror or exc, len(self._queue))
+                    log.log(logging.DEBUG if self._warned else logging.WARNING,
+                            "TAK server %s:%d unreachable (%s); %d event(s) kept, retrying every %g s",
+                            self.host, self.port, exc.strerror or exc, len(self._queue), RECONNECT_S)
+                    self._warned = True
                     return
             try:
                 self._sock.sendall(self._queue[0])
@@ -206,9 +212,13 @@ class TakBridge:
     def _count(self, name: str) -> None:
         self.counters[name] = self.counters.get(name, 0) + 1
 
-    def skip_existing_inbox(self) -> None:
-        msgs = self.api.call("inbox", after_seq=0, limit=10_000)["messages"]
-        self._after_seq = max((m["seq"] for m in msgs), default=0)
+    def skip_existing_inbox(self) -> int:
+        """Stream only what is delivered from now on; returns how many messages were skipped."""
+        skipped = 0
+        while msgs := self.api.call("inbox", after_seq=self._after_seq, limit=10_000)["messages"]:
+            skipped += len(msgs)
+            self._after_seq = max(m["seq"] for m in msgs)
+        return skipped
 
     def step(self) -> int:
         n = 0
@@ -242,3 +252,85 @@ class TakBridge:
                               body=position_body(p))
                 self._count("positions_in")
         return n
+
+
+class TakFeed:
+    """Streams a running node's deliveries (positions, alerts) to a TAK server as CoT, from a
+    thread of the node's own process: ``emcomm node --tak HOST:PORT``.
+
+    The thread talks to the node through its local API, like ``emcomm tak`` does from
+    another process, so the node loop stays free of any interop code. Messages already in
+    the inbox when the feed starts are not re-sent (``on_ready`` gets their count); events
+    for a TAK server that is down wait in a bounded queue (``MAX_QUEUE``). ``stop`` ends
+    the thread: call it before closing the node, while its API socket is still bound.
+
+    >>> feed = TakFeed("tcp://127.0.0.1:1", "127.0.0.1:8087")
+    >>> (feed.host, feed.port, feed.running)
+    ('127.0.0.1', 8087, False)
+    >>> TakFeed("tcp://127.0.0.1:1", "8087")
+    Traceback (most recent call last):
+    ...
+    emcomm.errors.UsageError: tak must be HOST:PORT like 127.0.0.1:8087, got '8087'
+    """
+
+    def __init__(self, api_endpoint: str, server: str, *, poll_s: float = 0.25, api_timeout_s: float = 2.0,
+                 on_ready: Callable[[int], None] | None = None):
+        host, _, port = check_host_port(server, "tak").rpartition(":")
+        self.host, self.port = host, int(port)
+        self.api_endpoint, self.poll_s, self.api_timeout_s = api_endpoint, poll_s, api_timeout_s
+        self.on_ready = on_ready
+        self.counters: dict[str, int] = {}
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def start(self) -> None:
+        """Start the thread (once)."""
+        if self._thread is not None:
+            raise UsageError("this TAK feed was already started")
+        self._thread = threading.Thread(target=self._run, name="tak-feed", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> dict[str, int]:
+        """Ask the thread to end and wait for it (at most one API timeout and a connect
+        timeout); returns the bridge's counters."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(self.api_timeout_s + 6.0)
+        return dict(self.counters)
+
+    def _run(self) -> None:
+        stream = TakStream(self.host, self.port)
+        api: ApiClient | None = None
+        try:
+            api = ApiClient(self.api_endpoint, timeout_s=self.api_timeout_s)
+            bridge = TakBridge(api, stream, None)
+            self.counters = bridge.counters
+            while not self._stop.is_set():       # the node's loop may not serve its API yet
+                try:
+                    skipped = bridge.skip_existing_inbox()
+                    break
+                except EmcommError as exc:
+                    log.debug("TAK feed waits for the node's API: %s", exc)
+                    self._stop.wait(self.poll_s)
+            else:
+                return
+            if self.on_ready is not None:
+                self.on_ready(skipped)
+            while not self._stop.is_set():
+                try:
+                    busy = bridge.step()
+                except EmcommError as exc:       # node busy or stopping: try again next turn
+                    log.warning("TAK feed: %s", exc)
+                    busy = 0
+                if not busy:
+                    self._stop.wait(self.poll_s)
+        except Exception:                        # never take the node down with the feed
+            log.exception("TAK feed to %s:%d stopped by an unexpected error", self.host, self.port)
+        finally:
+            if api is not None:
+                api.close()
+            stream.close()
