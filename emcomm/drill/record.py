@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from emcomm.drill.recording import RecordingWriter
+from emcomm.hazards.flood import Flood
 from emcomm.node import telemetry as tm
 from emcomm.priority import PRIORITY_COUNT, Priority
 
@@ -35,6 +36,7 @@ if TYPE_CHECKING:  # pragma: no cover
 RECORDING_NAME = "recording.emrec"
 EVENTS_NAME = "events.emrec"
 MAX_ROUTE_HOPS = 16
+FEED_KEPT = 50                 # feed items carried in each keyframe (the map's feed panel shows fewer)
 
 
 class SituationRecorder:
@@ -53,6 +55,8 @@ class SituationRecorder:
         self._links_seen: dict[str, tuple[str, float, str]] = {}
         self._cut: dict[str, float] = {}
         self._name = ""
+        self._feed_items: list[dict[str, Any]] = []
+        self._hazards_seen: list[dict[str, Any]] = []
 
     # -- RecordingSink ---------------------------------------------------------------
     def start(self, engine: "Engine") -> None:
@@ -110,6 +114,10 @@ class SituationRecorder:
                 self._feed(t_s, "info", f"command centre reaches {team} again", team)
                 self._record(t_s, "node", {"id": team, "connected": True, "cut_off_since_s": None})
         self._cut = dict(eng.cut_off)
+        hazards = self._hazard_views(t_s)
+        if hazards != self._hazards_seen:
+            self._hazards_seen = hazards
+            self._record(t_s, "hazards", {"items": hazards})
         routes = self._route_views()
         if routes != self._routes:
             self._routes = routes
@@ -128,6 +136,8 @@ class SituationRecorder:
             "routes": self._route_views(),
             "stats": self._stats(),
             "usage": self._usage(),
+            "hazards": self._hazard_views(t_s),
+            "feed": self._feed_items[-FEED_KEPT:],  # a keyframe replaces the picture: keep the recent feed in it
         }
         self._last_t = max(self._last_t, t_s)
         self.rec.keyframe(self._last_t, situation)
@@ -144,7 +154,35 @@ class SituationRecorder:
         self.rec.event(self._last_t, kind, data)
 
     def _feed(self, t_s: float, level: str, text: str, node: str) -> None:
-        self._record(t_s, "feed", {"t_s": max(t_s, self._last_t), "level": level, "text": text, "node": node})
+        item = {"t_s": max(t_s, self._last_t), "level": level, "text": text, "node": node}
+        self._feed_items = (self._feed_items + [item])[-FEED_KEPT:]
+        self._record(t_s, "feed", item)
+
+    def _hazard_views(self, t_s: float) -> list[dict[str, Any]]:
+        """Map overlays of the scenario's hazards at ``t_s``: each flood's inundation zones that
+        are under water now (circle of the zone's radius, centre depth to 0.1 m) and a typhoon's
+        radius of maximum wind. Other hazard kinds are not drawn yet."""
+        eng = self.engine
+        assert eng is not None
+        out: list[dict[str, Any]] = []
+        for h in eng.scenario.hazards:
+            shapes: list[dict[str, Any]] = []
+            if isinstance(h.model, Flood):
+                for z in h.model.zones:
+                    depth = round(z.depth_at(z.lat_deg, z.lon_deg, t_s), 1)
+                    if depth > 0.0:
+                        shapes.append({"shape": "circle", "coords": [[z.lat_deg, z.lon_deg]],
+                                       "radius_m": 1000.0 * z.radius_km, "label": f"water {depth:.1f} m at the centre",
+                                       "value": depth})
+            elif callable(getattr(h.model, "state", None)):
+                st = h.model.state(t_s)
+                if st is not None and hasattr(st, "rmw_km"):
+                    shapes.append({"shape": "circle", "coords": [[st.lat_deg, st.lon_deg]],
+                                   "radius_m": 1000.0 * st.rmw_km, "label": f"{st.max_wind_m_s:.0f} m/s, "
+                                   f"{st.pressure_hpa:.0f} hPa", "value": st.max_wind_m_s})
+            if shapes:
+                out.append({"hazard": h.kind, "name": h.name, "shapes": shapes})
+        return out
 
     def _node(self, node_id: str) -> dict[str, Any]:
         eng = self.engine
