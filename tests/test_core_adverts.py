@@ -127,3 +127,28 @@ def test_control_frame_id_is_the_frames_digest() -> None:
     frame = wire.encode_link_state(_advert(3))
     assert control_frame_id(frame) == hashlib.blake2b(frame, digest_size=wire.MSG_ID_BYTES).digest()
     assert control_frame_id(frame) != control_frame_id(frame + b"\x00")
+
+
+def test_a_refresh_with_the_same_links_floods_on_but_leaves_the_routes_alone() -> None:
+    """The periodic refresh (new seq, same links) reaches the far node without a route rebuild."""
+    mesh = Mesh([("ab", "a", "b", profile("fibre", loss=0.0)), ("bc", "b", "c", profile("fibre", loss=0.0))])
+    mesh.run(100.0)
+    a = mesh.core("a")
+    seq_c, routes_version = a.lsdb.seq_of("c"), a.routes.version
+    mesh.run(100.0 + 2.5 * a.config.advert_refresh_s)
+    assert a.lsdb.seq_of("c") >= seq_c + 2
+    assert a.routes.version == routes_version
+    mesh.set_link("bc", False)
+    mesh.run(mesh.t + 10.0)
+    assert a.routes.version > routes_version and "c" not in a.routes.reachable()
+
+
+def test_an_old_advert_of_its_own_makes_a_node_advertise_a_higher_seq_even_if_nothing_changed() -> None:
+    """After a restart a node may hear its own advert with a higher seq than its counter: it
+    must re-advertise above it, or the mesh keeps the stale one."""
+    core = NodeCore("a", NodeConfig(links={"ab": ("b", profile("fibre"))}))
+    core.tick(now=0.0)
+    stale = wire.LinkStateAdvert("a", 50, 10.0, core._own_lsa.links)
+    core.handle_frame("ab", wire.encode_link_state(stale), now=5.0)
+    sent = [wire.decode(t.data) for t in core.tick(now=5.0) + core.tick(now=8.0) if type(t).__name__ == "Transmit"]
+    assert any(isinstance(f, wire.LinkStateAdvert) and f.origin == "a" and f.seq == 51 for f in sent)

@@ -241,6 +241,7 @@ class NodeCore:
         self._own_dirty = True
         self._last_own_advert_s = -math.inf
         self._routes_dirty = True
+        self._graph_key: tuple[int, tuple[wire.LinkAdvert, ...]] | None = None   # what routes were built from
         self._pending: list[Action] = []     # actions produced outside a call (restore), flushed by the next one
         self._started = False
         self._lsdb_bytes = b""
@@ -799,7 +800,12 @@ class NodeCore:
 
     def _rebuild_routes(self, now: float, *, quiet: bool = False, out: list[Action] | None = None) -> None:
         self._routes_dirty = False
-        self.routes.update(self.lsdb.graph(self._own_adverts()))
+        own = self._own_adverts()
+        key = (self.lsdb.version, tuple(own.values()))
+        if key == self._graph_key:
+            return          # same adverts' links and own links: same graph, same routes, held stay held
+        self._graph_key = key
+        self.routes.update(self.lsdb.graph(own))
         sink: list[Action] = out if out is not None else []
         if not quiet:
             self._emit(sink, tm.ROUTES_CHANGED, now, None, nodes=len(self.routes.reachable()))
@@ -812,10 +818,13 @@ class NodeCore:
 
     def _advertise_own(self, now: float, out: list[Action]) -> None:
         self._own_dirty = False
+        links = tuple(self._own_adverts().values())
+        if (links == self._own_lsa.links and self._own_lsa.seq == self._lsa_seq
+                and now < self._last_own_advert_s + self.config.advert_refresh_s):
+            return          # nothing changed since the last advert (nor an older one of ours seen), no refresh due
         self._last_own_advert_s = now
         self._lsa_seq += 1
-        adv = self._own_lsa = wire.LinkStateAdvert(self.node_id, self._lsa_seq, 0.0,
-                                                   tuple(self._own_adverts().values()))
+        adv = self._own_lsa = wire.LinkStateAdvert(self.node_id, self._lsa_seq, 0.0, links)
         for link in self._links.values():
             link.adverts[self.node_id] = adv
         self._touched.update(self._links)
@@ -920,8 +929,8 @@ class NodeCore:
                     origin = next(iter(link.adverts))
                     adv = link.adverts.pop(origin)
                     if origin != self.node_id:
-                        entry_age = next((a.age_s for a in self.lsdb.adverts(now) if a.origin == origin), adv.age_s)
-                        adv = dataclasses.replace(adv, age_s=entry_age)
+                        entry_age = self.lsdb.age_of(origin, now)
+                        adv = dataclasses.replace(adv, age_s=adv.age_s if entry_age is None else entry_age)
                     link.last_advert_s = now
                     try:    # larger than the MTU (many links, Beidou, radio): sent as fragments
                         link.advert_frames = split_control(wire.encode_link_state(adv), link.profile.mtu_bytes)

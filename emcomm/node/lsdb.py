@@ -8,13 +8,19 @@ of ``emcomm.router.attrs``. It must not send anything, choose routes or read a c
 A link enters the graph only when its owner advertises it up and no advertiser of the
 same link id says it is down (both ends must agree a link works).
 
+``version`` changes only when what the graph is built from changes (an origin appears, its
+links differ, or it ages out): a periodic refresh with the same links floods on but leaves
+the topology, and so the routes, as they were.
+
 Example
 -------
 >>> db = LinkStateDB("a")
 >>> adv = wire.LinkStateAdvert("b", 1, 0.0, (wire.LinkAdvert("b-c/fibre", "c", "fibre", True,
 ...        1e9, 0.005, 0.0, 1400, 0.0, 0.0),))
->>> db.install(adv, now=10.0), db.install(adv, now=11.0)
-(True, False)
+>>> db.install(adv, now=10.0), db.install(adv, now=11.0), db.version
+(True, False, 1)
+>>> db.install(dataclasses.replace(adv, seq=2), now=300.0), db.version   # a refresh: same links
+(True, 1)
 >>> sorted(db.graph({}).edges(keys=True))
 [('b', 'c', 'b-c/fibre')]
 """
@@ -50,6 +56,7 @@ class LinkStateDB:
         self.self_id = self_id
         self.max_age_s = max_age_s
         self._entries: dict[str, _Entry] = {}
+        self.version = 0
 
     def install(self, advert: wire.LinkStateAdvert, now: float) -> bool:
         """Keep ``advert`` if it is newer than what is held; True when it changed the database
@@ -59,6 +66,8 @@ class LinkStateDB:
         held = self._entries.get(advert.origin)
         if held is not None and held.advert.seq >= advert.seq:
             return False
+        if held is None or held.advert.links != advert.links:
+            self.version += 1
         self._entries[advert.origin] = _Entry(advert, now)
         return True
 
@@ -67,6 +76,8 @@ class LinkStateDB:
         old = [o for o, e in self._entries.items() if e.age_s(now) >= self.max_age_s]
         for o in old:
             del self._entries[o]
+        if old:
+            self.version += 1
         return old
 
     def next_expiry(self) -> float | None:
@@ -76,6 +87,11 @@ class LinkStateDB:
     def adverts(self, now: float) -> list[wire.LinkStateAdvert]:
         """Every held advert with its age brought up to ``now`` (for flooding to a new neighbour)."""
         return [dataclasses.replace(e.advert, age_s=round(e.age_s(now), 3)) for e in self._entries.values()]
+
+    def age_of(self, origin: str, now: float) -> float | None:
+        """The age at ``now`` of the advert held for ``origin`` (None when none)."""
+        e = self._entries.get(origin)
+        return None if e is None else round(e.age_s(now), 3)
 
     def seq_of(self, origin: str) -> int:
         """The sequence number held for ``origin`` (-1 when none)."""
