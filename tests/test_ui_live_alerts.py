@@ -168,3 +168,50 @@ def test_alert_overlay_marks_a_zero_radius_circle_as_a_point() -> None:
     assert ov == HazardOverlay("flood", "Flood (Severe)", (HazardShape("point", ((30.0, 100.0),), 0.0, "gauge"),))
     assert alert_overlay(_alert("Flood")) is None, "no area, nothing to draw"
     assert dataclasses.is_dataclass(ov)
+
+
+def test_an_alert_sent_to_a_running_node_reaches_the_live_map_over_its_telemetry(tmp_path) -> None:
+    """The whole way: local API → node process → telemetry PUB → the map's SUB listener → fold."""
+    import socket
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    from emcomm.node.api import ApiClient
+    from emcomm.ui.live import TelemetryListener
+
+    def port() -> int:
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            return s.getsockname()[1]
+
+    api, tel = f"tcp://127.0.0.1:{port()}", f"tcp://127.0.0.1:{port()}"
+    node = subprocess.Popen([sys.executable, "-m", "emcomm", "node", "--id", "cc", "--listen",
+                             f"tcp://127.0.0.1:{port()}", "--api", api, "--telemetry", tel, "--data-dir",
+                             str(tmp_path / "cc"), "--status-every", "0", "--quiet"],
+                            cwd=Path(__file__).resolve().parent.parent, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    listener = TelemetryListener([tel])
+    f = LiveFold(BASE)
+    ((body, prio),) = _sensor_alerts([4.9])
+    try:
+        assert node.stdout is not None and "running" in node.stdout.readline()
+        client = ApiClient(api, timeout_s=10.0)
+        try:
+            end = time.monotonic() + 15.0
+            while len(f.situation(now_s=time.monotonic()).hazards) < 2:   # PUB/SUB joins late: send again
+                assert time.monotonic() < end, "the delivered alert never reached the live map"
+                client.call("send", to="cc", priority=prio.name.lower(), content_type="alert", body=body)
+                time.sleep(0.3)
+                listener.poll(f)
+        finally:
+            client.close()
+        s = f.situation(now_s=time.monotonic())
+        assert s.hazards[1].shapes[0].radius_m == 2000.0
+        assert [i.level for i in s.feed if "Jialu gauge" in i.text] == ["flash"], "once, however often it came"
+        assert f.rejected == 0
+    finally:
+        listener.close()
+        node.terminate()
+        node.wait(10)
