@@ -37,7 +37,7 @@ import numpy as np
 from emcomm.errors import UnknownLinkError, UnknownNodeError, WeightError
 from emcomm.links.profiles import LinkKind
 from emcomm.router import attrs
-from emcomm.router.kernels.layout import bfs_order
+from emcomm.router.kernels.layout import bfs_order, build_csr
 from emcomm.router.policy import KIND_CODE, KINDS
 
 _EDGE_FIELDS = (attrs.EDGE_KIND, attrs.EDGE_UP, *attrs.EDGE_METRICS)
@@ -214,32 +214,16 @@ class CompiledTopology:
                   link_up, lat, rate, mtu, interval, loss, cost, node_up) -> "CompiledTopology":
         n, n_links = len(node_ids), len(link_ids)
         # renumber nodes breadth-first (kernels/layout.py): neighbours get nearby indices
-        tails = np.concatenate([link_u, link_v])
-        heads = np.concatenate([link_v, link_u])
-        indptr = np.zeros(n + 1, dtype=np.int64)
-        np.cumsum(np.bincount(tails, minlength=n), out=indptr[1:])
-        by_tail = np.argsort(tails, kind="stable")
+        indptr, adj_node, _, _, _ = build_csr(link_u, link_v, n)
         hub_degree = max(16, int(4 * 2 * n_links / max(n, 1)))
-        perm = bfs_order(indptr, heads[by_tail].astype(np.int64), hub_degree)
+        perm = bfs_order(indptr, adj_node, hub_degree)
         new_index = np.empty(n, dtype=np.int32)
         new_index[perm] = np.arange(n, dtype=np.int32)
-        node_ids = [node_ids[i] for i in perm]
+        node_ids = list(map(node_ids.__getitem__, perm.tolist()))
         node_index = dict(zip(node_ids, range(n)))
         node_up = node_up[perm]
         link_u, link_v = new_index[link_u], new_index[link_v]
-        tails, heads = new_index[tails], new_index[heads]
-        links = np.concatenate([np.arange(n_links, dtype=np.int32)] * 2)
-        order = np.lexsort((heads, tails))
-        slot_tail = tails[order].astype(np.int32)
-        adj_node = heads[order].astype(np.int32)
-        adj_link = links[order].astype(np.int32)
-        indptr = np.zeros(n + 1, dtype=np.int64)
-        np.cumsum(np.bincount(slot_tail, minlength=n), out=indptr[1:])
-        link_slots = np.empty((n_links, 2), dtype=np.int32)
-        slot_of = np.empty(2 * n_links, dtype=np.int32)
-        slot_of[order] = np.arange(2 * n_links, dtype=np.int32)
-        link_slots[:, 0] = slot_of[:n_links]
-        link_slots[:, 1] = slot_of[n_links:]
+        indptr, adj_node, adj_link, slot_tail, link_slots = build_csr(link_u, link_v, n)
         return cls(
             node_ids=node_ids, node_index=node_index, link_ids=link_ids, link_index=link_index,
             link_u=link_u, link_v=link_v, link_kind=link_kind, link_up=link_up,

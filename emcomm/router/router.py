@@ -227,7 +227,6 @@ class Router:
             self._fill(w, links, size, p, min_rate, arrays)
 
     def _block(self, links: np.ndarray) -> None:
-        links = np.sort(links)
         for w, _ in self._cache.values():
             block_links(w, links, self.topology.link_slots)
 

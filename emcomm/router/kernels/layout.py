@@ -38,3 +38,39 @@ def bfs_order(indptr, adj_node, hub_degree):
                     order[tail] = v
                     tail += 1
     return order
+
+
+@njit(cache=True)
+def build_csr(link_u, link_v, n):
+    """CSR of an undirected link list by counting sort (O(n + L)): both directions of
+    every link, grouped by tail node, in link order within a node.
+
+    Returns ``(indptr, adj_node, adj_link, slot_tail, link_slots)``."""
+    n_links = link_u.size
+    indptr = np.zeros(n + 1, np.int64)
+    for j in range(n_links):
+        indptr[link_u[j] + 1] += 1
+        indptr[link_v[j] + 1] += 1
+    for i in range(n):
+        indptr[i + 1] += indptr[i]
+    fill = indptr[:-1].copy()
+    adj_node = np.empty(2 * n_links, np.int32)
+    adj_link = np.empty(2 * n_links, np.int32)
+    slot_tail = np.empty(2 * n_links, np.int32)
+    link_slots = np.empty((n_links, 2), np.int32)
+    for j in range(n_links):
+        u = link_u[j]
+        v = link_v[j]
+        s = fill[u]
+        fill[u] += 1
+        adj_node[s] = v
+        adj_link[s] = j
+        slot_tail[s] = u
+        link_slots[j, 0] = s
+        s = fill[v]
+        fill[v] += 1
+        adj_node[s] = u
+        adj_link[s] = j
+        slot_tail[s] = v
+        link_slots[j, 1] = s
+    return indptr, adj_node, adj_link, slot_tail, link_slots
