@@ -8,6 +8,8 @@ import msgpack
 import pytest
 import zmq
 
+from emcomm.interop import cap
+from emcomm.node.telemetry import DELIVERED, TelemetryEvent
 from emcomm.ui.mapview import KIND_LABELS
 from emcomm.ui.replay import read_recording, situation_at
 
@@ -82,6 +84,17 @@ def test_live_update_redraws_only_the_changed_layer_keeps_zoom_and_shows_stale_n
         # silence: after --stale-after seconds the sender is stale again
         assert _wait_count(page, frame, "emc-node-stale", on_air) == on_air
         assert frame.evaluate("window.emcMap.getZoom()") == zoom0 + 1
+        # a FLASH alert delivered at a node: its area joins the hazard overlay, its headline the feed
+        hazards0, flood0 = _count(frame, "emc-hazard"), _count(frame, "emc-hazard-flood")
+        alert = cap.CapAlert("live-alert-1", "gauge@emcomm", "2021-07-20T09:00:00+08:00", "flood sensor danger",
+                             "Immediate", "Extreme", "Observed", headline="Test gauge above its danger level",
+                             areas=(cap.CapArea("Test gauge", circles=((sender.lat_deg, sender.lon_deg, 2.0),)),))
+        pub.send(msgpack.packb(TelemetryEvent(DELIVERED, 2.0, sender.id, msg_id=b"\x07" * 16, priority=0, detail={
+            "src": sender.id, "content_type": 3, "body": cap.encode_compact(alert)}).as_dict(), use_bin_type=True))
+        assert _wait_count(page, frame, "emc-hazard-flood", flood0 + 1) == flood0 + 1
+        assert _count(frame, "emc-hazard") == hazards0 + 1
+        page.get_by_text("Test gauge above its danger level").first.wait_for(timeout=WAIT_MS)
+        guarded.shot("ui_live_alert")
         assert not guarded.errors, guarded.errors
     finally:
         srv.stop()
