@@ -57,6 +57,8 @@ class LinkStateDB:
         self.max_age_s = max_age_s
         self._entries: dict[str, _Entry] = {}
         self.version = 0
+        self._expiry: float | None = None       # cached next_expiry()
+        self._expiry_known = True
 
     def install(self, advert: wire.LinkStateAdvert, now: float) -> bool:
         """Keep ``advert`` if it is newer than what is held; True when it changed the database
@@ -69,10 +71,15 @@ class LinkStateDB:
         if held is None or held.advert.links != advert.links:
             self.version += 1
         self._entries[advert.origin] = _Entry(advert, now)
+        self._expiry_known = False
         return True
 
     def expire(self, now: float) -> list[str]:
         """Drop adverts older than ``max_age_s``; returns their origins."""
+        t = self.next_expiry()
+        if t is None or now < t - 1e-6:      # nothing can have aged out yet (the common case)
+            return []
+        self._expiry_known = False
         old = [o for o, e in self._entries.items() if e.age_s(now) >= self.max_age_s]
         for o in old:
             del self._entries[o]
@@ -82,7 +89,11 @@ class LinkStateDB:
 
     def next_expiry(self) -> float | None:
         """When the oldest advert ages out (for the core's wake-up)."""
-        return min((e.installed_s + self.max_age_s - e.advert.age_s for e in self._entries.values()), default=None)
+        if not self._expiry_known:
+            self._expiry = min((e.installed_s + self.max_age_s - e.advert.age_s for e in self._entries.values()),
+                               default=None)
+            self._expiry_known = True
+        return self._expiry
 
     def adverts(self, now: float) -> list[wire.LinkStateAdvert]:
         """Every held advert with its age brought up to ``now`` (for flooding to a new neighbour)."""
