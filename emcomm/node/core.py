@@ -193,6 +193,9 @@ class NodeCore:
     frames, drops by reason, duplicates, deliveries and retransmissions.
     """
 
+    _batching = False       # inside handle_frames: links are pumped once, after the last frame
+    _pump_due = False
+
     def __init__(self, node_id: str, config: NodeConfig, *, restored: RestoredState | None = None,
                  seed: int | None = None, security: Any = None):
         """Create the core; ``restored`` is what the store gave back at start-up.
@@ -346,6 +349,30 @@ class NodeCore:
                 link.adverts[self.node_id] = self._own_lsa
                 self.counters["advert_resends"] += 1
         self._pump_all(now, out)
+        return out
+
+    def handle_frames(self, frames: Iterable[tuple[str, bytes]], now: float) -> list[Action]:
+        """``handle_frame`` for a burst of ``(link_id, data)`` received by ``now``, in order.
+
+        The same actions as one ``handle_frame`` call per frame, except that the links are
+        pumped once after the last frame instead of after every frame (a burst costs one pass
+        over the links, not one per frame), so frames to send come at the end of the list.
+
+        >>> from emcomm.links.profiles import make_profile
+        >>> core = NodeCore("a", NodeConfig(links={"ab": ("b", make_profile("fibre"))}))
+        >>> hb = wire.encode_heartbeat(wire.Heartbeat("b", 0))
+        >>> [type(x).__name__ for x in core.handle_frames([("ab", hb), ("ab", b"junk")], now=0.0)][:1]
+        ['Dropped']
+        """
+        out: list[Action] = []
+        self._batching, self._pump_due = True, False
+        try:
+            for link_id, data in frames:
+                out.extend(self.handle_frame(link_id, data, now))
+        finally:
+            self._batching = False
+        if self._pump_due:          # some frame got as far as pumping (a dropped one does not)
+            self._pump_all(now, out)
         return out
 
     def stored(self, msg_ids: Iterable[bytes], now: float) -> list[Action]:
@@ -855,10 +882,13 @@ class NodeCore:
 
     # ------------------------------------------------------------------ sending
     def _pump_all(self, now: float, out: list[Action]) -> None:
+        if self._batching:
+            self._pump_due = True
+            return      # handle_frames pumps once at the end of the burst
         if self._pending:
             out.extend(self._pending)
             self._pending.clear()
-        for link in self._links.values():
+        for link in self._links_due(now):   # a link with something to send now is due (_link_due)
             if link.phys_up:
                 self._pump(link, now, out)
 
