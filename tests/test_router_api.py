@@ -248,3 +248,13 @@ def test_compiled_kernels_are_cached_on_disk() -> None:
         for obj in vars(module).values():
             if hasattr(obj, "py_func") and obj.__module__ == module.__name__:
                 assert obj._cache.__class__.__name__ != "NullCache", f"{module.__name__}.{obj.__name__}"
+
+
+def test_a_resolved_link_set_fails_and_restores_like_ids() -> None:
+    router = Router.from_graph(_field_site())
+    before = router.route("village", "command", 100, "flash").links
+    zone = router.topology.resolve(["vhf", "bd"])
+    router.fail(zone)
+    assert router.route("village", "command", 100, "flash").links == ("tt",)
+    router.restore(zone)
+    assert router.route("village", "command", 100, "flash").links == before == ("vhf", "fib")

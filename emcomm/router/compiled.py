@@ -94,6 +94,14 @@ def _edges(graph: nx.MultiGraph, node_index: dict) -> tuple[np.ndarray, np.ndarr
     return np.repeat(tails, mult), np.repeat(heads, mult), keys, dicts
 
 
+@dataclasses.dataclass(frozen=True)
+class LinkSet:
+    """Links already resolved to indices (``CompiledTopology.resolve``): a hazard zone or a
+    link-state update that is failed and restored again and again skips the id lookup."""
+
+    indices: np.ndarray   # int64
+
+
 @dataclasses.dataclass
 class CompiledTopology:
     """Arrays of one topology. Link arrays are indexed by link index, adjacency arrays
@@ -243,8 +251,14 @@ class CompiledTopology:
                 f"{suggest(node_id, self.node_ids)}"
             ) from None
 
-    def links(self, link_ids: Iterable[Hashable]) -> np.ndarray:
+    def resolve(self, link_ids: Iterable[Hashable]) -> LinkSet:
+        """Resolve link ids once, for repeated :meth:`set_links_up` calls."""
+        return LinkSet(self.links(link_ids))
+
+    def links(self, link_ids: Iterable[Hashable] | LinkSet) -> np.ndarray:
         """Indices of link ids; :class:`UnknownLinkError` naming the first unknown one."""
+        if isinstance(link_ids, LinkSet):
+            return link_ids.indices
         index = self.link_index
         link_ids = list(link_ids)
         try:
@@ -259,7 +273,7 @@ class CompiledTopology:
         return KINDS[int(self.link_kind[link])]
 
     # --- in-place updates ----------------------------------------------------------------
-    def set_links_up(self, link_ids: Iterable[Hashable], up: bool) -> np.ndarray:
+    def set_links_up(self, link_ids: Iterable[Hashable] | LinkSet, up: bool) -> np.ndarray:
         """Mark links up or down in place; returns their indices."""
         idx = self.links(link_ids)
         self.link_up[idx] = 1 if up else 0

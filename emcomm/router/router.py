@@ -38,7 +38,7 @@ import numpy as np
 from emcomm.errors import MessageTooLargeError, NoPathError, UsageError
 from emcomm.links.profiles import LinkKind
 from emcomm.priority import Priority
-from emcomm.router.compiled import CompiledTopology
+from emcomm.router.compiled import CompiledTopology, LinkSet
 from emcomm.router.contact_plan import ContactPlan
 from emcomm.router.cost import link_cost
 from emcomm.router.kernels.allpairs import next_hop_table
@@ -231,12 +231,16 @@ class Router:
             block_links(w, links, self.topology.link_slots)
 
     # --- in-place changes ---------------------------------------------------------------
-    def fail(self, links: Iterable[Hashable]) -> None:
-        """Mark links down (in place, no recompilation; cached weights become +inf)."""
+    def fail(self, links: Iterable[Hashable] | LinkSet) -> None:
+        """Mark links down (in place, no recompilation; cached weights become +inf).
+
+        ``links`` are link ids, or a :class:`LinkSet` from ``topology.resolve(ids)`` when
+        the same set fails and recovers repeatedly.
+        """
         self._block(self.topology.set_links_up(links, False))
 
-    def restore(self, links: Iterable[Hashable]) -> None:
-        """Mark links up again."""
+    def restore(self, links: Iterable[Hashable] | LinkSet) -> None:
+        """Mark links up again (ids or a :class:`LinkSet`)."""
         self._refresh(self.topology.set_links_up(links, True))
 
     def fail_nodes(self, nodes: Iterable[Hashable]) -> None:
