@@ -100,3 +100,18 @@ def test_close_lets_a_submitted_commit_finish(tmp_path: Path) -> None:
     assert gc.result() == ("last", None)
     assert store.count() == 1
     store.close()
+
+
+def test_a_batch_committed_on_the_calling_thread_is_durable_when_its_result_is_read(tmp_path: Path) -> None:
+    store = Store.open(tmp_path / "n.db")
+    woken = threading.Event()
+    gc = GroupCommitter(store, woken.set)
+    gc.commit_here(_batch(3), token="inline")
+    assert gc.busy, "the outcome waits to be taken like a threaded one"
+    with pytest.raises(UsageError, match="still running"):
+        gc.submit(_batch(4), token="next")
+    assert gc.result() == ("inline", None) and not woken.is_set()
+    with gc.access() as s:
+        assert s.count() == 1
+    gc.close()
+    store.close()

@@ -67,6 +67,11 @@ MAX_BURST_BYTES = 8 << 20      # ... or this many bytes of them
 # batch, the write-ahead log and memory stay bounded under any load.
 MAX_BATCH = 2 * MAX_BURST
 MAX_BATCH_BYTES = 2 * MAX_BURST_BYTES
+# A batch this small (light load) is committed on the loop's own thread: handing it to the
+# writer and back would add two thread wake-ups to every hop's latency. Under load batches
+# grow past it and go to the writer thread while the loop reads on.
+INLINE_BATCH = 8
+INLINE_BATCH_BYTES = 256 << 10
 MAX_POLL_S = 5.0               # longest sleep when idle (signals and stop() wake the loop at once)
 STATUS_PERIOD_S = 1.0          # snapshot published on the PUB socket this often
 STORE_RETRY_S = 1.0            # wait before retrying a commit that failed
@@ -650,6 +655,9 @@ class NodeRuntime:
             if not self._pending:
                 return
             pending, self._pending = self._pending, _Pending()
+            if len(pending.stored_ids) <= INLINE_BATCH and pending.size_bytes <= INLINE_BATCH_BYTES:
+                committer.commit_here(pending.batch(), pending)
+                continue    # collect it at once: acks and receipts go out in this same step
             committer.submit(pending.batch(), pending)
             if not wait:
                 return
