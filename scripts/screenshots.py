@@ -179,7 +179,7 @@ class Browser:
                 raise Failure(f"no layer {label!r} in the map's layer control")
             if box.is_checked():
                 box.evaluate("e => e.click()")  # the control is folded; click the input itself
-        heading = self.page.locator("h3").filter(has_text="situation at")
+        heading = self.page.locator("h3").filter(has_text=re.compile(r"situation at|^Live"))
         if heading.count():
             heading.first.evaluate("e => e.scrollIntoView({block: 'start'})")
         frame.evaluate("() => window.emcMap && window.emcMap.invalidateSize()")
@@ -313,6 +313,7 @@ def demo(mid_run_s: float) -> None:
     log = tmp / "demo.log"
     env = {k: v for k, v in os.environ.items() if k not in ("DISPLAY", "WAYLAND_DISPLAY")}
     env["BROWSER"] = "true"  # should a display exist after all, no browser window is opened by the demo
+    env["PYTHONUNBUFFERED"] = "1"  # its narration reaches the log as it is said
     with open(log, "wb") as logf:
         proc = subprocess.Popen(emcomm_cmd() + ["demo", "--out", str(tmp / "out")], stdout=logf,
                                 stderr=subprocess.STDOUT, cwd=ROOT, env=env, start_new_session=True)
@@ -336,6 +337,7 @@ def demo(mid_run_s: float) -> None:
         b.page.wait_for_timeout(int(mid_run_s * 1000))
         counts = b.settle(frame, ("emc-node", "emc-link", "emc-link-down", "emc-route"))
         print(f"demo mid-run: on the map {counts}")
+        b.focus_on_map(frame)
         b.shot(IMG / "demo_map.png")
         if b.outside:
             raise Failure(f"the page tried to leave the machine: {b.outside}")
