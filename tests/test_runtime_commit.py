@@ -1,0 +1,111 @@
+"""Group commit in the live runtime: a burst of messages is acked once each, only after it is
+stored; a failed commit acknowledges nothing and is retried until it succeeds."""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import time
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+import zmq
+
+from emcomm.errors import StoreError
+from emcomm.node import wire
+from emcomm.node.api import ApiClient
+from emcomm.node.config import config_from_flags
+from emcomm.node.runtime import NodeRuntime
+
+
+def _port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def relay(tmp_path: Path) -> Iterator[tuple[NodeRuntime, zmq.Socket, zmq.Socket, ApiClient]]:
+    """Node "a" (emulation off) with neighbour "b" played by this test: b_in receives what a
+    sends to b, b_out speaks to a as b."""
+    ctx = zmq.Context()
+    listen, api, b_ep = (f"tcp://127.0.0.1:{_port()}" for _ in range(3))
+    b_in = ctx.socket(zmq.ROUTER)
+    b_in.setsockopt(zmq.LINGER, 0)
+    b_in.bind(b_ep)
+    cfg = config_from_flags("a", listen, [f"b={b_ep}:fibre"], str(tmp_path / "a"), api=api, emulation=False)
+    rt = NodeRuntime(cfg, context=ctx)
+    rt.start()
+    th = threading.Thread(target=lambda: (rt.run(), rt.close()))
+    th.start()
+    b_out = ctx.socket(zmq.DEALER)
+    b_out.setsockopt(zmq.ROUTING_ID, b"b")
+    b_out.setsockopt(zmq.LINGER, 0)
+    b_out.setsockopt(zmq.SNDHWM, 100_000)
+    b_out.connect(listen)
+    client = ApiClient(api, timeout_s=10.0)
+    try:
+        yield rt, b_in, b_out, client
+    finally:
+        client.close()
+        rt.stop()
+        th.join(15)
+        b_in.close(0)
+        b_out.close(0)
+        ctx.term()
+    assert not th.is_alive()
+
+
+def _data(msg_id: bytes) -> bytes:
+    return wire.encode_envelope(wire.Envelope(msg_id=msg_id, src="b", dst="a", priority=3, content_type=0,
+                                              created_s=0.0, ttl_s=600.0, body=os.urandom(200),
+                                              flags=int(wire.Flags.NO_RECEIPT)))
+
+
+def _acked(b_in: zmq.Socket, want: int, timeout_s: float) -> list[bytes]:
+    ids: list[bytes] = []
+    deadline = time.monotonic() + timeout_s
+    while len(ids) < want and time.monotonic() < deadline:
+        if b_in.poll(200):
+            _, link, data = b_in.recv_multipart()
+            frame = wire.decode(data)
+            if isinstance(frame, wire.HopAck):
+                ids += frame.msg_ids
+    return ids
+
+
+def test_a_burst_is_stored_and_acked_once_per_message(relay) -> None:
+    rt, b_in, b_out, client = relay
+    sent = [os.urandom(16) for _ in range(3000)]
+    for mid in sent:
+        b_out.send_multipart([b"a-b/fibre", _data(mid)])
+    acked = _acked(b_in, len(sent), timeout_s=60)
+    assert sorted(acked) == sorted(sent), "every message acked, none twice"
+    status = client.call("status")["runtime"]
+    assert status["inbox"] == len(sent)
+    assert status["counters"]["store.records"] >= len(sent)
+    assert 1 <= status["counters"]["store.commits"] < len(sent), "messages shared commits"
+
+
+def test_a_failed_commit_acks_nothing_until_its_retry_succeeds(relay) -> None:
+    rt, b_in, b_out, client = relay
+    real = rt.store.commit
+    failures: list[int] = []
+
+    def flaky(batch):      # the disk is full once, then recovers
+        if not failures and batch.puts:
+            failures.append(len(batch.puts))
+            raise StoreError("store test: commit failed: disk is full (test)")
+        return real(batch)
+
+    rt.store.commit = flaky  # type: ignore[method-assign]
+    mid = os.urandom(16)
+    t0 = time.monotonic()
+    b_out.send_multipart([b"a-b/fibre", _data(mid)])
+    acked = _acked(b_in, 1, timeout_s=10)
+    assert acked == [mid] and failures == [1]
+    assert time.monotonic() - t0 >= 0.9, "the ack waited for the retry, about a second later"
+    counters = client.call("status")["runtime"]["counters"]
+    assert counters["store.errors"] == 1 and counters["store.commits"] >= 1
