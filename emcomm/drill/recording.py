@@ -178,7 +178,7 @@ def read_recording(path: str | os.PathLike[str]) -> Recording:
     try:
         raw = p.read_bytes()
     except FileNotFoundError:
-        raise RecordingError(f"recording {p} does not exist; record one with `emcomm drill run ... --record {p.name}`") from None
+        raise RecordingError(f"recording {p} does not exist; `emcomm drill run SCENARIO --out DIR` writes one as DIR/recording.emrec") from None
     except IsADirectoryError:
         raise RecordingError(f"recording {p} is a directory, expected a {SUFFIX} file") from None
     except OSError as exc:
