@@ -183,6 +183,7 @@ def test_bad_arguments_are_usage_errors() -> None:
                  lambda: router.route("village", "command", 10, "urgent"),
                  lambda: router.route("village", "command", 10, now=float("nan")),
                  lambda: router.route("village", "command", max_hops=0),
+                 lambda: router.route("village", "command", min_rate_bps=float("nan")),
                  lambda: router.backups("village", "command", k=0),
                  lambda: router.backups("village", "command", disjoint="path")):
         with pytest.raises(UsageError):

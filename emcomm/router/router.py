@@ -116,7 +116,8 @@ class ShortestPathTree:
 @dataclasses.dataclass(frozen=True)
 class NextHopTable:
     """All-pairs forwarding table: ``slots[s, t]`` is the first slot out of node index
-    ``s`` on a best path to ``t`` (-1 when none or ``s == t``)."""
+    ``s`` on a best path to ``t`` (-1 when none or ``s == t``). It holds no costs, so
+    :meth:`next_hop` returns ``cost = nan``."""
 
     topology: CompiledTopology
     slots: np.ndarray
@@ -208,6 +209,9 @@ class Router:
         >>> w = r.weights(1000, "flash"); w.shape == (2 * r.topology.n_links,)
         True
         """
+        if isinstance(min_rate_bps, bool) or not isinstance(min_rate_bps, (int, float, np.number)) \
+                or not 0.0 <= min_rate_bps < math.inf:
+            raise UsageError(f"min_rate_bps must be a finite number of bit/s ≥ 0, got {min_rate_bps!r}")
         key = (_size(size_bytes), int(Priority.parse(priority)), float(min_rate_bps), _permissive)
         hit = self._cache.get(key)
         if hit is not None:
