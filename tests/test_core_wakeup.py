@@ -7,7 +7,8 @@ from __future__ import annotations
 import math
 import random
 
-from emcomm.node.core import NodeCore
+from emcomm.node import wire
+from emcomm.node.core import NodeConfig, NodeCore
 from emcomm.priority import Priority
 
 from test_core_harness import Mesh, profile
@@ -55,3 +56,23 @@ def test_cached_wakeup_equals_a_full_scan_through_traffic_flaps_and_losses() -> 
     finally:
         NodeCore.next_wakeup = original  # type: ignore[method-assign]
     assert checked > 1000
+
+
+def test_a_repeated_heartbeat_is_handled_like_the_first_and_a_changed_one_is_decoded_again() -> None:
+    """Heartbeats are remembered per link by their bytes; a new one (other seq, other sender)
+    is still decoded and judged on its own."""
+    core = NodeCore("a", NodeConfig(links={"ab": ("b", profile("fibre"))}))
+    hb = wire.encode_heartbeat(wire.Heartbeat("b", 3, 0))
+    core.handle_frame("ab", hb, now=0.0)
+    core.handle_frame("ab", hb, now=1.0)
+    assert core.counters["rx_heartbeats"] == 2 and core.lsdb.seq_of("b") == -1
+    core.handle_frame("ab", wire.encode_heartbeat(wire.Heartbeat("mallory", 3, 0)), now=2.0)
+    assert core.counters["dropped.wrong_peer"] == 1
+    core.handle_frame("ab", hb[:-1], now=3.0)
+    assert core.counters["dropped.malformed"] == 1
+    # once a's advert has gone out, the remembered heartbeat (b holds none of a's adverts)
+    # still makes a send it again
+    core.tick(now=4.0)
+    assert core.counters["tx_adverts"] >= 1 and core.counters["advert_resends"] == 0
+    core.handle_frame("ab", hb, now=5.0)
+    assert core.counters["advert_resends"] == 1 and core.counters["rx_heartbeats"] == 4   # incl. mallory

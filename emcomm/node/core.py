@@ -176,6 +176,8 @@ class _Link:
     index: int = 0                  # position in the node's links (order of liveness checks)
     heartbeat_s: float = 10.0       # send a heartbeat after this long without sending
     due_s: float = math.nan         # cached earliest time this link needs a tick (nan: not in the heap)
+    hb_rx: tuple[bytes, Any] = (b"", None)                  # last heartbeat received: bytes, decoded
+    hb_tx: tuple[tuple[int, int], bytes] = ((-1, -1), b"")  # last heartbeat sent: seqs, bytes
 
     @property
     def usable(self) -> bool:
@@ -308,10 +310,15 @@ class NodeCore:
             return self._drop(out, "unknown_link", f"frame on link {link_id!r}, which is not configured here", now)
         if self.security is not None and link.neighbour in self.security.blocked:
             return self._drop(out, "peer_cut_off", f"on {link_id}: {link.neighbour} was cut off", now)
-        try:
-            frame = wire.decode(data)
-        except RemoteInputError as exc:
-            return self._drop(out, exc.reason, f"on {link_id}: {exc.detail}", now)
+        if data == link.hb_rx[0]:
+            frame = link.hb_rx[1]       # the neighbour's heartbeat, same bytes as last time: same frame
+        else:
+            try:
+                frame = wire.decode(data)
+            except RemoteInputError as exc:
+                return self._drop(out, exc.reason, f"on {link_id}: {exc.detail}", now)
+            if type(frame) is wire.Heartbeat:
+                link.hb_rx = (bytes(data), frame)
         self._heard(link, now, out)
         if isinstance(frame, wire.Fragment):
             deadline = self.config.reassembly_slots * frame.count * max(link.profile.min_interval_s, 1.0) + 60.0
@@ -973,8 +980,10 @@ class NodeCore:
                 if not link.advert_frames:
                     link.advert_sending = None
             else:
-                data = wire.encode_heartbeat(wire.Heartbeat(self.node_id, self._lsa_seq,
-                                                            max(0, self.lsdb.seq_of(link.neighbour))))
+                seqs = (self._lsa_seq, max(0, self.lsdb.seq_of(link.neighbour)))
+                if link.hb_tx[0] != seqs:       # encoded once per change of either seq
+                    link.hb_tx = (seqs, wire.encode_heartbeat(wire.Heartbeat(self.node_id, *seqs)))
+                data = link.hb_tx[1]
                 prio = int(Priority.ROUTINE)
                 self.counters["tx_heartbeats"] += 1
             self._transmit(link, data, prio, now, out)
