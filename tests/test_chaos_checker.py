@@ -151,3 +151,12 @@ def test_only_commanders_send_flash_and_sensor_reports_fit_a_beidou_global_frame
 def test_growth_that_keeps_going_does_not_level_off() -> None:
     assert levels_off([10, 30, 50, 51, 52, 51, 52, 51, 51])
     assert not levels_off([10, 20, 30, 40, 50, 60, 70, 80, 90])
+
+
+def test_undelivered_message_still_held_by_a_node_is_in_custody_not_lost() -> None:
+    h = History()
+    _submit(h, "a")
+    h.add("held", node="s1", msg_id="a")
+    h.add("end", t=100.0)
+    r = check(h, rostered=ROSTER)
+    assert r.ok and (r.lost, r.in_custody) == (0, 1)

@@ -5,8 +5,9 @@ clock). Invariants (each broken one is a violation; any violation fails the run)
 
 1. every message acknowledged ``accepted`` to its sender is delivered to its destination's
    application exactly once, unless its TTL ran out (then it counts as expired; the expiry
-   is *recorded* when the source's receipt says ``expired``); ``lost`` and ``duplicates``
-   must be 0. A message whose submit was refused (disk full) or unanswered may be delivered
+   is *recorded* when the source's receipt says ``expired``); ``lost`` (in no node's store at
+   the end, never delivered) and ``duplicates`` must be 0. A message still held by a node
+   when the run ends (a retransmission backed off during a fault) is counted ``in_custody``. A message whose submit was refused (disk full) or unanswered may be delivered
    at most once, and is counted apart.
 2. no FLASH is delivered more than ``ORDER_TOLERANCE_S`` after a ROUTINE between the same
    two nodes that was accepted after it. FLASH may take a thin satellite path where ROUTINE
@@ -64,7 +65,8 @@ class ChaosReport:
     delivered_unacked: int          # refused/unanswered messages delivered anyway (at most once)
     expired: int
     expired_recorded: int           # of which the source's receipt says "expired"
-    lost: int
+    lost: int                       # in no node's store and never delivered, TTL not run out
+    in_custody: int                 # not delivered yet, but still held durably by a node at the end
     duplicates: int
     unauthorised: int
     order_pairs_checked: int
@@ -149,7 +151,8 @@ def check(history: History, *, rostered: set[str] | None, convergence_bound_s: f
 
     receipts = {r["msg_id"]: r for r in history.of("receipt")}
     delivered_ids = {m for m in accepted if m in deliveries}
-    expired = expired_recorded = lost = 0
+    held = {r["msg_id"] for r in history.of("held")}
+    expired = expired_recorded = lost = in_custody = 0
     lost_ids = []
     for m, s in accepted.items():
         if m in deliveries:
@@ -158,6 +161,8 @@ def check(history: History, *, rostered: set[str] | None, convergence_bound_s: f
         if receipt == "expired" or s["t"] + float(s["ttl_s"]) < end_t:
             expired += 1
             expired_recorded += receipt == "expired"
+        elif m in held:
+            in_custody += 1
         else:
             lost += 1
             lost_ids.append(f"{m} ({s['priority']} {s['src']}→{s['dst']}, receipt {receipt or 'none'})")
@@ -215,7 +220,7 @@ def check(history: History, *, rostered: set[str] | None, convergence_bound_s: f
                               f"after the heal of {c['fault']} {c.get('targets', [])}")
     refusal_errors = sorted({r["error"] for r in refused.values()})
     return ChaosReport(len(submits), len(accepted), len(refused), len(unanswered), len(delivered_ids),
-                       delivered_unacked, expired, expired_recorded, lost, duplicates, unauthorised, checked,
+                       delivered_unacked, expired, expired_recorded, lost, in_custody, duplicates, unauthorised, checked,
                        excused, order_bad, dict(sorted(faults.items())), latency, convergence, refusal_errors,
                        violations)
 

@@ -7,7 +7,7 @@ Example
 >>> from emcomm.chaos.checker import check
 >>> from emcomm.chaos.history import History
 >>> print(render(check(History(), rostered=None)).splitlines()[0])
-messages: accepted 0, delivered 0, expired 0 (0 recorded), lost 0, duplicates 0, unauthorised 0
+messages: accepted 0, delivered 0, expired 0 (0 recorded), lost 0, still in custody 0, duplicates 0, unauthorised 0
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ def render(r: ChaosReport) -> str:
     """The figures of a checked run, then its verdict."""
     lines = [
         f"messages: accepted {r.accepted}, delivered {r.delivered}, expired {r.expired} ({r.expired_recorded} recorded), "
-        f"lost {r.lost}, duplicates {r.duplicates}, unauthorised {r.unauthorised}",
+        f"lost {r.lost}, still in custody {r.in_custody}, duplicates {r.duplicates}, unauthorised {r.unauthorised}",
         f"submits: {r.submitted} ({r.refused} refused with an error to the sender, {r.unanswered} unanswered; "
         f"{r.delivered_unacked} of those delivered once anyway)",
         f"FLASH before later ROUTINE: {r.order_pairs_checked} pairs checked, {r.order_pairs_excused} excused "

@@ -15,9 +15,11 @@ Example (what ``emcomm chaos`` does)::
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import random
+import sqlite3
 import threading
 import time
 from pathlib import Path
@@ -35,7 +37,7 @@ from emcomm.node.core import THIN_RATE_BPS
 
 SEND_TIMEOUT_S = 4.0
 INBOX_PERIOD_S = 0.5
-DRAIN_TIMEOUT_S = 60.0
+DRAIN_TIMEOUT_S = 120.0
 
 
 @dataclasses.dataclass(frozen=True)
@@ -135,11 +137,13 @@ class ChaosRun:
                 t.join(30)
             self._read_inboxes()
             self._final_receipts()
+            self._final_status()
             self.history.add("end", t=time.time())
         finally:
             self.stop.set()
             how = self.procs.stop_all()
             self.history.add("stopped", how=how, t=time.time())
+            self._held_at_end()
             self.history.close()
         report = check(self.history, rostered=rostered_ids(self.out), convergence_bound_s=self.s.convergence_bound_s)
         soak = soak_report(self.history, self.t0, self.s.rate_per_s) if self.s.soak else None
@@ -395,6 +399,30 @@ class ChaosRun:
                     self.history.add("receipt", msg_id=s["msg_id"], status=r["status"], detail=r.get("detail", ""))
                 except EmcommError as exc:
                     self.history.add("receipt", msg_id=s["msg_id"], status="", detail=str(exc))
+
+
+    def _final_status(self) -> None:
+        """Every node's status (counters of drops by reason...) as evidence, in status/."""
+        (self.out / "status").mkdir(exist_ok=True)
+        for n in self.plan.nodes:
+            try:
+                st = self.procs.call(n.id, "status", timeout_s=5.0)
+            except EmcommError as exc:
+                st = {"error": str(exc)}
+            (self.out / "status" / f"{n.id}.json").write_text(json.dumps(st, indent=1, default=str))
+
+    def _held_at_end(self) -> None:
+        """Which messages each (stopped) node still holds in custody in its store."""
+        for n in self.plan.nodes:
+            path = self.procs.data_dir(n.id) / "node.db"
+            if not path.exists():
+                continue
+            try:
+                with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as conn:
+                    for (mid,) in conn.execute("SELECT msg_id FROM messages"):
+                        self.history.add("held", node=n.id, msg_id=bytes(mid).hex())
+            except sqlite3.Error as exc:
+                self.progress(f"cannot read the store of {n.id}: {exc}")
 
 
 def _thin(kind: str) -> bool:
