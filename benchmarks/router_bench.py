@@ -115,7 +115,7 @@ def bench_size(n: int, n_sources: int, rng: np.random.Generator, with_nx: bool) 
         times["scipy"].append(timed(lambda: scipy_dijkstra(M, directed=True, indices=int(s), return_predecessors=True)))
         times["scipy_our_layout"].append(timed(
             lambda: scipy_dijkstra(M_ours, directed=True, indices=mine, return_predecessors=True)))
-        if H is not None and (n < 100_000 or k < 3):
+        if H is not None and k < (3 if n >= 100_000 else 30):
             times["networkx"].append(timed(lambda: nx.single_source_dijkstra(H, int(s))))
         if ig is not None:
             times["igraph"].append(timed(lambda: ig.distances(source=int(s), weights="weight")))
@@ -207,7 +207,7 @@ def main(argv: list[str] | None = None) -> int:
     rows, result = [], {}
     routers = {}
     for n in sizes:
-        row, router, M = bench_size(n, 5 if n >= 100_000 else 40, rng, with_nx=True)
+        row, router, M = bench_size(n, 7 if n >= 100_000 else 120, rng, with_nx=True)
         rows.append(row)
         routers[n] = (router, M)
         print(f"... {n} sites done", file=sys.stderr, flush=True)
