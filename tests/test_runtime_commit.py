@@ -109,3 +109,13 @@ def test_a_failed_commit_acks_nothing_until_its_retry_succeeds(relay) -> None:
     assert time.monotonic() - t0 >= 0.9, "the ack waited for the retry, about a second later"
     counters = client.call("status")["runtime"]["counters"]
     assert counters["store.errors"] == 1 and counters["store.commits"] >= 1
+
+
+def test_a_node_process_freezes_start_up_objects_and_collects_less_often() -> None:
+    import subprocess
+    import sys
+
+    code = ("import gc; from emcomm.node.runtime import GC_THRESHOLDS, tune_gc; before = gc.get_threshold(); "
+            "tune_gc(); print(before != GC_THRESHOLDS, gc.get_threshold() == GC_THRESHOLDS, gc.get_freeze_count() > 1000)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True).stdout
+    assert out.split() == ["True", "True", "True"]

@@ -18,7 +18,7 @@ from typing import Any
 from emcomm.errors import UsageError
 from emcomm.node.api import ApiClient
 from emcomm.node.config import RunConfig, check_host_port, config_from_flags, load_config
-from emcomm.node.runtime import RUNTIME_FILE, NodeRuntime
+from emcomm.node.runtime import RUNTIME_FILE, NodeRuntime, tune_gc
 from emcomm.priority import Priority
 
 
@@ -93,6 +93,7 @@ def run_node(args: argparse.Namespace) -> int:
     feed = None
     try:
         rt.start()
+        tune_gc()       # this process is the node: collector settings for a long-running relay
         print(f"node {cfg.node_id} running: peers {cfg.listen}, api {cfg.api_endpoint}"
               + (f", telemetry {cfg.telemetry}" if cfg.telemetry else "")
               + f", data {cfg.data_dir}, emulation {'on' if cfg.emulation else 'off'}", flush=True)
