@@ -189,7 +189,7 @@ class Browser:
         return self.page.locator('[data-testid="stStatusWidget"]').count() == 0
 
     def shot(self, path: Path) -> Path:
-        """Screenshot of the viewport, saved as a palette PNG small enough for the README."""
+        """Screenshot of the viewport scaled to IMAGE_SIZE, as PNG (in fewer colours if over MAX_BYTES)."""
         from PIL import Image
 
         raw = self.page.screenshot(full_page=False)
@@ -258,6 +258,7 @@ def zhengzhou(recording: Path | None) -> None:
             url = f"http://127.0.0.1:{port}/"
             wait_http(url + "_stcore/health", proc, log)
             b = Browser()
+            seen: dict[str, dict[str, int]] = {}
             for name, t in (("zhengzhou_before", ZZ_BEFORE_S), ("zhengzhou_peak", peak_s)):
                 b.new_page()
                 b.page.goto(url)
@@ -266,10 +267,15 @@ def zhengzhou(recording: Path | None) -> None:
                 counts = b.settle(frame, ("emc-link-down", "emc-route-flash", "emc-route-immediate", "emc-node-offair",
                                           "emc-hazard"))
                 print(f"{name}: t = {t:g} s, on the map {counts}")
+                seen[name] = counts
                 # the fibre backhaul lines of ~170 base stations radiate from the command centre and hide everything under
                 # them; with that layer off, the teams' cellular, radio and satellite links show.
                 b.focus_on_map(frame, hide_layers=("Links: Fibre",))
                 b.shot(IMG / f"{name}.png")
+            before, peak = seen["zhengzhou_before"], seen["zhengzhou_peak"]
+            if not (peak["emc-link-down"] > before["emc-link-down"] and peak["emc-node-offair"] > 0
+                    and peak["emc-hazard"] > 0):
+                raise Failure(f"the peak picture does not show the collapse (before {before}, peak {peak})")
             if b.outside:
                 raise Failure(f"the page tried to leave the machine: {b.outside}")
             if b.errors:
