@@ -72,6 +72,17 @@ def _config(args: argparse.Namespace, policy: str, speed: float | None = None) -
                         traffic_scale=args.traffic_scale, speed=speed)
 
 
+def _sim_progress(done_s: float, total_s: float) -> None:
+    """One self-overwriting line on a terminal: how much of the drill has been simulated."""
+    if not sys.stderr.isatty() or total_s <= 0:
+        return
+    width = 30
+    fill = int(width * min(1.0, done_s / total_s))
+    end = "\n" if done_s >= total_s else ""
+    print(f"\r[{'#' * fill}{'.' * (width - fill)}] {done_s / 3600:.1f}/{total_s / 3600:.1f} h simulated",
+          end=end, file=sys.stderr, flush=True)
+
+
 def run_run(args: argparse.Namespace) -> int:
     speed = 1.0 if args.realtime else args.speed
     cfg = _config(args, args.policy, speed)
@@ -79,7 +90,8 @@ def run_run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     try:
         s = run_to_dir(sc, args.out, cfg, report=not args.no_report,
-                       clock=time.monotonic if speed else None, sleep=time.sleep if speed else None)
+                       clock=time.monotonic if speed else None, sleep=time.sleep if speed else None,
+                       progress=_sim_progress)
     except KeyboardInterrupt:
         print(f"emcomm: drill interrupted; partial summary and recording are in {args.out}", file=sys.stderr)
         return 130

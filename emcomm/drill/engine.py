@@ -169,8 +169,10 @@ class Engine:
     def __init__(self, scenario: Scenario, config: EngineConfig = EngineConfig(), *,
                  model: ImpactModel | None = None, recorder: RecordingSink | None = None,
                  keep_log: bool = False, clock: Callable[[], float] | None = None,
-                 sleep: Callable[[float], None] | None = None):
+                 sleep: Callable[[float], None] | None = None,
+                 progress: Callable[[float, float], None] | None = None):
         self.scenario = scenario
+        self._progress = progress     # called with (simulated s done, total s) at each hazard step
         self.config = config
         self.policy: DrillPolicy = get_policy(config.policy)
         self.seed = scenario.info.seed if config.seed is None else int(config.seed)
@@ -300,6 +302,8 @@ class Engine:
             self._submit(self.scenario.traffic[a])
         elif cls == EV_IMPACT:
             self._hazard_step()
+            if self._progress is not None:
+                self._progress(self.now - self.start_s, self.duration_s)
         elif cls == EV_KEYFRAME:
             if self.recorder is not None:
                 self.recorder.keyframe(self.now)

@@ -45,12 +45,13 @@ def prepare_out_dir(out_dir: str | os.PathLike[str]) -> Path:
 
 def run_to_dir(scenario: str | os.PathLike[str] | Scenario, out_dir: str | os.PathLike[str],
                config: EngineConfig = EngineConfig(), *, record: bool = True, report: bool = True,
-               clock: Callable[[], float] | None = None, sleep: Callable[[float], None] | None = None) -> dict[str, Any]:
+               clock: Callable[[], float] | None = None, sleep: Callable[[float], None] | None = None,
+               progress: Callable[[float, float], None] | None = None) -> dict[str, Any]:
     """Run one drill and write its files into ``out_dir``; returns the summary dict."""
     sc = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
     out = prepare_out_dir(out_dir)
     recorder = SituationRecorder(out, keyframe_interval_s=config.keyframe_interval_s) if record else None
-    engine = Engine(sc, config, recorder=recorder, clock=clock, sleep=sleep)
+    engine = Engine(sc, config, recorder=recorder, clock=clock, sleep=sleep, progress=progress)
     try:
         res = engine.run()
     except KeyboardInterrupt:
