@@ -632,9 +632,12 @@ class NodeRuntime:
                     self._send_now(link_id, arrival.frame)
 
     def _send_now(self, link_id: str, data: bytes) -> None:
-        peer = self._link_peer[link_id]
+        sock = self._link_peer[link_id].socket
         try:
-            peer.socket.send_multipart([link_id.encode(), data], zmq.NOBLOCK, copy=len(data) < 65536)
+            # send_multipart without its list handling; a DEALER takes the second part once it
+            # took the first (ZeroMQ multipart messages are atomic), so Again comes on the first
+            sock.send(link_id.encode(), zmq.NOBLOCK | zmq.SNDMORE)
+            sock.send(data, zmq.NOBLOCK, copy=len(data) < 65536)
             self.counters["frames_out"] += 1
         except zmq.Again:
             # not connected (or its queue is full): the hop-ack timeout will resend it
