@@ -955,7 +955,8 @@ class NodeCore:
                 prio = copy.msg.env.priority
                 if not copy.sent_once:
                     copy.sent_once = True
-                    self._emit(out, tm.SENT, now, copy.msg, link=link.link_id, fragments=len(copy.frames))
+                    self._emit(out, tm.SENT, now, copy.msg, link=link.link_id, fragments=len(copy.frames),
+                               size_bytes=sum(map(len, copy.frames)))   # bytes on the link: data carried, cost
                 if copy.next_frag < len(copy.frames):
                     link.queue.push(copy, prio, front=True)   # later fragments; a higher class may cut in
                 else:
