@@ -95,10 +95,56 @@ def test_altered_body_is_never_delivered_and_the_passing_neighbour_is_cut_off(li
 def test_relay_passing_an_unchecked_routine_forgery_gets_a_strike_not_a_cut(line) -> None:
     mesh, _, ids, _ = line
     env = Signer(ids["a"]).sign(wire.make_envelope(b"\x06" * 16, "a", "b", 3, 0, mesh.t, 600.0, b"x"))
-    _inject(mesh, "b", "b-r/fibre", dataclasses.replace(env, body=b"y"))   # r relayed ROUTINE without checking
+    relayed = dataclasses.replace(env, body=b"y", hop_count=1)       # r relayed ROUTINE without checking
+    _inject(mesh, "b", "b-r/fibre", relayed)
     sec = mesh.core("b").security
     assert sec.strikes["r"] == 1 and "r" not in sec.blocked
     assert b"\x06" * 16 not in mesh.delivered_ids("b")
+    # from then on everything r passes is verified at b, and r's honest traffic still flows
+    checked = sec.counters["verified"]
+    mid = mesh.submit("cc", "b", Priority.ROUTINE, b"sitrep")
+    mesh.run(mesh.t + 5.0)
+    assert mid in mesh.delivered_ids("b") and sec.counters["verified"] > checked
+
+
+def test_neighbour_claiming_first_hop_of_another_nodes_message_is_cut_off_without_crypto(line) -> None:
+    mesh, _, ids, _ = line
+    # a ROUTINE "from b" that a hands to r as if it had made the first hop: a made it
+    env = Signer(ids["b"]).sign(wire.make_envelope(b"\x0d" * 16, "b", "cc", 3, 0, mesh.t, 600.0, b"x"))
+    sec = mesh.core("r").security
+    checked = sec.counters["verified"]
+    _inject(mesh, "r", "a-r/fibre", dataclasses.replace(env, body=b"y"))
+    assert _dropped(mesh, "r", "spoofed_origin") == 1 and "a" in sec.blocked
+    assert sec.counters["verified"] == checked                   # told apart without a signature check
+
+
+def test_neighbour_that_signed_a_message_claiming_another_source_is_cut_off(line) -> None:
+    mesh, _, ids, _ = line
+    # a signs a ROUTINE that claims to come from b, and poses as a relay (hop count 1) to b
+    env = Signer(ids["a"]).sign(wire.make_envelope(b"\x0e" * 16, "b", "cc", 3, 0, mesh.t, 600.0, b"x"))
+    sec = mesh.core("r").security
+    sec.strikes["a"] += 1                                          # r checks everything a passes
+    _inject(mesh, "r", "a-r/fibre", dataclasses.replace(env, hop_count=1))
+    assert _dropped(mesh, "r", "wrong_signer") == 1 and "a" in sec.blocked
+
+
+def test_forger_behind_an_honest_relay_is_the_one_cut_off() -> None:
+    auth, ids = _ids({"h": "responder", "r": "relay-only", "b": "responder", "cc": "commander"})
+    roster = _roster(auth, ids)
+    mesh = secure_mesh([("h-r/fibre", "h", "r", "fibre"), ("b-r/fibre", "b", "r", "fibre"),
+                        ("cc-r/fibre", "cc", "r", "fibre")], roster, ids)
+    mesh.run(5.0)
+    honest = Signer(ids["cc"]).sign(wire.make_envelope(b"\x0f" * 16, "cc", "b", 3, 0, mesh.t, 600.0, b"at 5"))
+    for i, prio in enumerate((3, 2, 1)):      # ROUTINE and PRIORITY as first hop, IMMEDIATE posing as a relay
+        forged = dataclasses.replace(honest, msg_id=bytes([0x10 + i]) * 16, priority=prio, body=b"at 9",
+                                     hop_count=0 if prio > 1 else 1)
+        _inject(mesh, "r", "h-r/fibre", forged)
+        mesh.core("r").security.blocked.discard("h")   # look at each rule on its own
+    mesh.run(mesh.t + 5.0)
+    r_sec, b_sec = mesh.core("r").security, mesh.core("b").security
+    assert _dropped(mesh, "r", "spoofed_origin") == 2 and _dropped(mesh, "r", "bad_signature") == 1
+    assert r_sec.counters["peers_cut_off"] == 3 and b_sec.counters["peers_cut_off"] == 0
+    assert not set(mesh.delivered_ids("b")) & {bytes([0x10 + i]) * 16 for i in range(3)}
 
 
 def test_replay_outside_the_lifetime_window_is_dropped(line) -> None:
@@ -203,10 +249,10 @@ def test_signed_position_report_fits_one_regional_beidou_message() -> None:
 def test_unsigned_or_unknown_key_messages_are_not_delivered(line) -> None:
     mesh, _, _, _ = line
     plain = wire.make_envelope(b"\x0b" * 16, "a", "b", 3, 0, mesh.t, 600.0, b"no signature")
-    _inject(mesh, "b", "b-r/fibre", plain)
+    _inject(mesh, "b", "b-r/fibre", dataclasses.replace(plain, hop_count=1))
     stranger = Identity.generate("a", name="Impostor", org="?", phone="", role="commander")
     env = Signer(stranger).sign(wire.make_envelope(b"\x0c" * 16, "a", "b", 0, 0, mesh.t, 600.0, b"x"))
-    _inject(mesh, "b", "b-r/fibre", env)
+    _inject(mesh, "b", "b-r/fibre", dataclasses.replace(env, hop_count=1))
     mesh.run(mesh.t + 2)
     assert _dropped(mesh, "b", "unsigned") == 1 and _dropped(mesh, "b", "unknown_key") == 1
     assert not {b"\x0b" * 16, b"\x0c" * 16} & set(mesh.delivered_ids("b"))

@@ -8,13 +8,32 @@ passes forged messages, and accept only newer authority-signed rosters. It is sa
 the core (``now`` is an argument); audit records are gathered in ``audit_pending`` for the
 runtime to write.
 
-Cut-off rule: a neighbour that passes a message with a bad signature, a wrong signer or no
-signature gets a strike and from then on everything from it is verified. It is cut off at
-once when it signed the message itself (it is the source) or when the message was FLASH or
-IMMEDIATE (an honest relay verifies those before passing them on). A relay that passed an
-unchecked lower-class forgery on is not cut off (it was not asked to check it), but it is
-named in the log and everything from it is checked from then on. Signatures by keys this node's roster does not know or has revoked are refused without a
-strike: the neighbour's roster may simply be older.
+Cut-off rule (who is cut off when). A neighbour is cut off -- refused on every link, its
+connections closed, its key off this node's ZAP allowlist -- only when the evidence says it
+forged, or it failed a check every honest relay makes:
+
+1. *It claims to be the first hop of another node's message*: a frame with ``hop_count`` 0
+   whose ``src`` is not the neighbour. Every honest relay counts itself as a hop, so the
+   neighbour made the envelope itself. No signature check is needed (free at line rate).
+2. *It is the message's source* (``src`` is the neighbour) and the signature is bad, missing
+   or by someone else's key.
+3. *It signed it*: the signature is valid under the neighbour's own rostered key but the
+   envelope claims another ``src`` (proof that the neighbour's key holder made it).
+4. *The message was FLASH or IMMEDIATE* (``verify_at_relay``): an honest relay verifies those
+   before passing them on, so passing a forged one is the relay's own fault.
+
+A relay that passed a forged ROUTINE or PRIORITY message of another source on (``hop_count``
+of one or more) did not check it and was not asked to: it is not cut off. It gets a strike:
+it is named in the log, and from then on everything it passes is verified here, so nothing
+forged through it is ever accepted. The forger behind it is cut off by the node next to it
+under rules 1-3 when that node sees the evidence; a forger that pretends to be a relay
+(``hop_count`` above 0 on a lower class) cannot be told apart from the honest relays that
+carried its messages, and its forgeries are dropped at every node that verifies them (the
+destination always does).
+
+Not a strike at all: a signature by a key this node's roster does not know or has revoked
+(the neighbour's roster may simply be older), a replay outside the lifetime window, a role
+or rate-limit refusal.
 
 Example
 -------
@@ -115,6 +134,9 @@ class NodeSecurity:
         not the neighbour's fault) so it stops resending it."""
         if neighbour in self.blocked:
             return self._refuse("peer_cut_off", f"{neighbour} was cut off", neighbour, link_id, env, now, False)
+        if env.hop_count == 0 and env.src != neighbour:                      # rule 1
+            return self._cut_off("spoofed_origin", f"{env.msg_id.hex()} claims src {env.src!r} with hop count 0: "
+                                 f"{neighbour} made it", neighbour, link_id, env, now)
         entry = self.roster.active(env.src)
         if entry is None:
             return self._refuse("unknown_sender", f"{env.src!r} has no active key on roster v{self.roster.version}",
@@ -145,15 +167,31 @@ class NodeSecurity:
         if bad is None:
             return None
         reason, detail = bad
-        if reason in _STRIKING:
-            self.strikes[neighbour] += 1
-            if env.src == neighbour or env.priority in self.verify_at_relay:
-                if neighbour not in self.blocked:
-                    self.blocked.add(neighbour)
-                    self.counters["peers_cut_off"] += 1
-                    detail += f"; neighbour {neighbour} cut off"
-            return self._refuse(reason, detail, neighbour, link_id, env, now, False)
-        return self._refuse(reason, detail, neighbour, link_id, env, now, True)
+        if reason not in _STRIKING:
+            return self._refuse(reason, detail, neighbour, link_id, env, now, True)
+        if env.src == neighbour:                                                 # rule 2
+            return self._cut_off(reason, detail + f"; {neighbour} is its source", neighbour, link_id, env, now)
+        own = self.roster.active(neighbour)
+        if (reason == "wrong_signer" and own is not None
+                and self._verifier.signed_by(env, own.key_id, own.verify_key)):  # rule 3
+            return self._cut_off(reason, detail + f"; signed by {neighbour}'s own key", neighbour, link_id, env, now)
+        if env.priority in self.verify_at_relay:                                 # rule 4
+            return self._cut_off(reason, detail + f"; {neighbour} should have checked "
+                                 f"{Priority(env.priority).name}", neighbour, link_id, env, now)
+        self.strikes[neighbour] += 1
+        self.counters["strikes"] += 1
+        return self._refuse(reason, detail + f"; relayed unchecked by {neighbour}: everything it passes is "
+                            f"verified from now on (strike {self.strikes[neighbour]})", neighbour, link_id, env, now,
+                            True)    # acked: not the relay's fault, so it stops resending a worthless message
+
+    def _cut_off(self, reason: str, detail: str, neighbour: str, link_id: str, env: Envelope,
+                 now: float) -> tuple[str, str, bool]:
+        self.strikes[neighbour] += 1
+        if neighbour not in self.blocked:
+            self.blocked.add(neighbour)
+            self.counters["peers_cut_off"] += 1
+            detail += f"; neighbour {neighbour} cut off"
+        return self._refuse(reason, detail, neighbour, link_id, env, now, False)
 
     def _refuse(self, reason: str, detail: str, neighbour: str, link_id: str, env: Envelope, now: float,
                 ack: bool) -> tuple[str, str, bool]:

@@ -120,3 +120,19 @@ class Verifier:
         except nacl.exceptions.BadSignatureError:
             return "bad_signature", f"{env.msg_id.hex()} from {env.src}: signature does not match the content"
         return None
+
+    def signed_by(self, env: Envelope, key_id: bytes, verify_key: bytes) -> bool:
+        """True when ``env``'s signature block is a valid signature by this key (whatever
+        ``src`` the envelope claims): the proof that the key's holder made the envelope."""
+        block = env.ext.get(wire.EXT_SIGNATURE)
+        if not isinstance(block, bytes) or len(block) != BLOCK_BYTES or block[:KEY_ID_BYTES] != key_id:
+            return False
+        vk = self._keys.get(key_id)
+        if vk is None:
+            vk = self._keys[key_id] = nacl.signing.VerifyKey(verify_key)
+        ttl0 = int.from_bytes(block[KEY_ID_BYTES:KEY_ID_BYTES + 4], "big")
+        try:
+            vk.verify(signed_bytes(env, ttl0), block[KEY_ID_BYTES + 4:])
+        except nacl.exceptions.BadSignatureError:
+            return False
+        return True
