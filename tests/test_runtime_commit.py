@@ -119,3 +119,25 @@ def test_a_node_process_freezes_start_up_objects_and_collects_less_often() -> No
             "tune_gc(); print(before != GC_THRESHOLDS, gc.get_threshold() == GC_THRESHOLDS, gc.get_freeze_count() > 1000)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True).stdout
     assert out.split() == ["True", "True", "True"]
+
+
+def test_expired_seen_ids_are_pruned_from_the_store(tmp_path: Path) -> None:
+    from emcomm.node.store import Store
+
+    cfg = config_from_flags("a", f"tcp://127.0.0.1:{_port()}", [f"b=tcp://127.0.0.1:{_port()}:fibre"],
+                            str(tmp_path / "a"), api=f"tcp://127.0.0.1:{_port()}", emulation=False)
+    cfg.data_dir.mkdir(parents=True)
+    now = 1_000_000.0
+    with Store.open(cfg.store_path) as s:
+        s.mark_seen([(bytes([i]) * 16, now - 10 if i < 30 else now + 3600) for i in range(50)])
+    ctx = zmq.Context()
+    rt = NodeRuntime(cfg, context=ctx, clock=lambda: now)
+    try:
+        rt.start()
+        rt.step(now)
+        assert rt.counters["store.seen_expired"] == 30
+    finally:
+        rt.close()
+        ctx.term()
+    with Store.open(cfg.store_path) as s:
+        assert len(s.load(now=0.0).seen) == 20, "ids still within their lifetime are kept"

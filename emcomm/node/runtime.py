@@ -75,6 +75,7 @@ INLINE_BATCH = 8
 INLINE_BATCH_BYTES = 256 << 10
 MAX_POLL_S = 5.0               # longest sleep when idle (signals and stop() wake the loop at once)
 STATUS_PERIOD_S = 1.0          # snapshot published on the PUB socket this often
+SEEN_PRUNE_PERIOD_S = 60.0     # expired duplicate-suppression ids are deleted from the store this often
 STORE_RETRY_S = 1.0            # wait before retrying a commit that failed
 MAX_RECEIPTS = 100_000         # receipts remembered for `emcomm send` polling
 RUNTIME_FILE = "node.json"     # written in the data directory: how clients find the node
@@ -150,6 +151,16 @@ class _Pending:
             self.puts.pop(m, None)
             self.forgets.add(m)
 
+    def discard(self, ids: list[bytes]) -> None:
+        """Records (and their seen ids) that must never be stored: the core gave them up."""
+        gone = set(ids)
+        for m in gone:
+            r = self.puts.pop(m, None)
+            if r is not None:
+                self.size_bytes -= len(r.envelope)
+            self.seen.pop(m, None)
+        self.stored_ids = [m for m in self.stored_ids if m not in gone]
+
     def batch(self) -> Batch:
         return Batch(tuple(self.puts.values()), tuple(self.forgets), tuple(self.seen.items()),
                      tuple(self.kv.items()), tuple(self.inbox.values()))
@@ -185,6 +196,7 @@ class NodeRuntime:
         self._failed: _Pending | None = None                 # a batch whose commit failed, retried
         self._retry_at = 0.0
         self._next_status = 0.0
+        self._next_seen_prune = 0.0
         self._status_cb: Callable[[dict[str, Any]], None] | None = None
         self._status_cb_every_s = 0.0
         self._next_status_cb = 0.0
@@ -404,6 +416,14 @@ class NodeRuntime:
         if self.netsec is not None:
             self.netsec.after_step(self)
         self._release_due(now)
+        if now >= self._next_seen_prune and self._committer is not None and not self._committer.busy:
+            # every relayed message leaves a seen id in the store; without this the table only grows
+            self._next_seen_prune = now + SEEN_PRUNE_PERIOD_S
+            try:
+                with self._store_access() as st:
+                    self.counters["store.seen_expired"] += st.expire_seen(now)
+            except EmcommError as exc:
+                log.error("pruning expired seen ids failed (retried in %.0f s): %s", SEEN_PRUNE_PERIOD_S, exc)
         if now >= self._next_status and (self.pub is not None or self._status_cb is not None):
             self._next_status = now + STATUS_PERIOD_S
             st = self.status(now)
@@ -695,12 +715,19 @@ class NodeRuntime:
         pending, exc = done
         if exc is not None:
             self.counters["store.errors"] += 1
-            log.error("%s; nothing in this batch is acknowledged, retrying in %.0f s", exc, STORE_RETRY_S)
+            # submissions are given up (their senders hear "not accepted" and may send again);
+            # frames from peers wait unacknowledged for the retry (the peer keeps custody)
+            discarded, actions = self.core.persist_failed(pending.stored_ids, now)
+            pending.discard(discarded)
+            self.counters["store.refused_submissions"] += len(discarded)
+            log.error("%s; nothing in this batch is acknowledged, %d submission(s) refused, the rest retried "
+                      "in %.0f s", exc, len(discarded), STORE_RETRY_S)
             self._failed, self._retry_at = pending, now + STORE_RETRY_S
-            for m in pending.stored_ids:
+            for m in discarded:
                 for client in self._waiting.pop(m, []):
-                    self._reply(client, {"ok": False, "error": f"not accepted: {exc}. The node keeps retrying; "
-                                         f"check `emcomm status` (msg_id {m.hex()})"})
+                    self._reply(client, {"ok": False, "error": f"not accepted: {exc}. Nothing was stored; "
+                                         f"send it again when the store has room (msg_id {m.hex()})"})
+            self._execute(actions, now)
             return
         self.counters["store.commits"] += 1
         self.counters["store.records"] += len(pending.puts)
