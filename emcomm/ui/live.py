@@ -1,48 +1,69 @@
-"""Live mode: fold node telemetry events into the situation picture, and listen for them.
+"""Live mode: fold node telemetry into the situation picture, and listen for it.
 
 Owns two things: ``LiveFold`` (pure: telemetry dicts + receive times → Situation) and
 ``TelemetryListener`` (ZeroMQ SUB sockets, one per endpoint, receive only). The UI never
 sends anything into the mesh: SUB sockets cannot send, and no identity is held here.
 
-A delivered ALERT (its ``delivered`` event's detail carries ``content_type`` 3 and the
-compact CAP ``body``) becomes a hazard overlay of its area (``alert_overlay``) and a feed
-item, once per CAP identifier; an alert with urgency ``Past`` or msgType ``Cancel`` (e.g.
-a sensor's all-clear) removes the overlay of the same sender and area.
+A node publishes two topics on its PUB socket (``[topic, msgpack map]``):
 
-A telemetry frame is one msgpack map in the shape of
-``emcomm.node.telemetry.TelemetryEvent.as_dict()`` (``kind, t_s, node, msg_id, priority,
-link_id, reason, detail``); with a multipart message the last frame is the event. Node
-clocks are monotonic and differ between nodes, so ages and latencies use the command
-centre's receive time (``recv_s``), given by the caller.
+* ``event``: one ``emcomm.node.telemetry.TelemetryEvent.as_dict()`` (``kind, t_s, node,
+  msg_id, priority, link_id, reason, detail``). ``delivered`` carries ``latency_s`` (from
+  the message's own creation time), ``sent`` carries ``size_bytes`` on its link, and a
+  ``power`` event (detail ``power``, ``battery_left_h``, ``up``) says a site's power changed.
+* ``status``: the node's snapshot about once a second (``emcomm.node.core.NodeCore.snapshot``
+  plus ``runtime``): per-link ``up``/``kind``/``rate_bps``, ``queues`` per link and ``held``
+  per priority, and optionally ``power``/``battery_left_h``/``up`` of the site.
+
+What the map shows from them: a node is heard by any frame (stale only when silent); off
+air when its own status or a power event says so; queue depths from its status; a link is
+down when an end reports it down, degraded (with capacity %) when its rate fell below the
+highest seen; a node is cut off when no link path joins it to a command node; a link
+carries a priority when a message of it went out on the link in the last ``carry_window_s``;
+data carried and money by link kind add up ``sent`` sizes at the kind's profile price.
+
+A delivered ALERT (``content_type`` 3) is read in every form the mesh carries: compact CAP
+(first byte 0x01/0x81), CAP XML, or plain text. A CAP alert becomes a hazard overlay of its
+area (``alert_overlay``) and a feed item, once per CAP identifier; an alert with urgency
+``Past`` or msgType ``Cancel`` (e.g. a sensor's all-clear) removes the overlay of the same
+sender and area. A text alert shows its text in the feed.
+
+Ages use the command centre's receive time (``recv_s``, given by the caller); latencies use
+the delivered event's ``latency_s`` and fall back to receive times when it is missing.
 
 Example
 -------
 >>> f = LiveFold()
 >>> f.add({"kind": "submitted", "t_s": 1.0, "node": "t1", "msg_id": "aa", "priority": 0}, recv_s=10.0)
->>> f.add({"kind": "delivered", "t_s": 9.0, "node": "cc", "msg_id": "aa", "priority": 0}, recv_s=12.5)
+>>> f.add({"kind": "delivered", "t_s": 9.0, "node": "cc", "msg_id": "aa", "priority": 0,
+...        "detail": {"latency_s": 0.042}}, recv_s=12.5)
 >>> st = f.situation(now_s=13.0).stats[0]
 >>> (st.sent, st.delivered, st.latency_p50_s)
-(1, 1, 2.5)
+(1, 1, 0.042)
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 import statistics
 import time
 from typing import Any, Mapping
 
-from emcomm.errors import InteropError, RemoteInputError, UsageError
+from emcomm.errors import EmcommError, InteropError, RemoteInputError, UsageError
 from emcomm.interop import cap
+from emcomm.links.profiles import make_profile
 from emcomm.node.wire import ContentType
-from emcomm.priority import Priority
-from emcomm.ui.situation import FeedItem, HazardOverlay, HazardShape, PriorityStats, Situation
+from emcomm.priority import PRIORITY_COUNT, Priority
+from emcomm.ui.situation import (POWER_STATES, FeedItem, HazardOverlay, HazardShape, LinkUsage, LinkView, NodeView,
+                                 PriorityStats, Situation)
 
 MAX_FEED = 200
 MAX_LATENCIES = 2000  # per priority, most recent
 MAX_ALERT_OVERLAYS = 500   # alert areas on the map, oldest dropped first
 MAX_ALERT_IDS = 10_000     # CAP identifiers remembered to show each alert once
+CARRY_WINDOW_S = 30.0      # a link "carries" a priority this long after a message of it went out
+DEGRADED_BELOW_PCT = 95.0  # a link whose rate fell below this share of its best is degraded
 
 # A CAP alert's event and headline words → the map's hazard overlay kind; first match wins
 # (a typhoon's rain is a typhoon, an earthquake's fire is a fire). CAP categories alone are
@@ -117,15 +138,84 @@ def _clears(alert: cap.CapAlert) -> bool:
     return alert.urgency == "Past" or alert.msg_type == "Cancel"
 
 
+MAX_ALERT_TEXT = 200
+
+
+def read_alert_body(body: Any) -> cap.CapAlert | str:
+    """An ALERT message's body in any form the mesh carries: compact CAP (first byte 0x01 or
+    0x81, what sensors and ``emcomm alert`` send), CAP 1.2 XML, or plain UTF-8 text (a
+    person's alert typed with ``emcomm send --content-type alert``). Text comes back as a
+    ``str`` (cut to 200 characters); anything else raises InteropError.
+
+    >>> read_alert_body(b"FLASH check-in from t1: team safe")
+    'FLASH check-in from t1: team safe'
+    >>> a = cap.CapAlert("i", "s", "2021-07-20T08:00:00+00:00", "Flood", "Immediate", "Extreme", "Observed")
+    >>> read_alert_body(cap.encode_compact(a)) == read_alert_body(cap.to_xml(a)) == a
+    True
+    """
+    if isinstance(body, str):
+        body = body.encode("utf-8")
+    if not isinstance(body, (bytes, bytearray)) or not body:
+        raise InteropError(f"alert body is {'empty' if not body else type(body).__name__}; expected bytes")
+    body = bytes(body)
+    if body[0] in (0x01, 0x81):
+        return cap.decode_compact(body)
+    head = body[:64].lstrip(b"\xef\xbb\xbf \t\r\n")
+    if head.startswith(b"<"):
+        return cap.from_xml(body, name="delivered alert")
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InteropError("alert body is neither CAP (compact or XML) nor UTF-8 text") from None
+    text = " ".join(text.split()).rstrip(".")   # the demo pads bodies with dots
+    if not text or not text.isprintable():
+        raise InteropError("alert body text is empty or holds control characters")
+    return text[:MAX_ALERT_TEXT]
+
+
+def _power_fields(d: Mapping[str, Any]) -> dict[str, Any]:
+    """The site power fields a status or power event may carry, checked (others ignored)."""
+    out: dict[str, Any] = {}
+    if d.get("power") in POWER_STATES:
+        out["power"] = d["power"]
+    b = d.get("battery_left_h")
+    if isinstance(b, (int, float)) and not isinstance(b, bool) and math.isfinite(b) and b >= 0:
+        out["battery_left_h"] = float(b)
+    if isinstance(d.get("up"), bool):
+        out["up"] = d["up"]
+    return out
+
+
+def _num(x: Any) -> float | None:
+    return float(x) if isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(x) else None
+
+
+def _counts(x: Any) -> list[int] | None:
+    if isinstance(x, (list, tuple)) and all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in x):
+        return (list(x[:PRIORITY_COUNT]) + [0] * PRIORITY_COUNT)[:PRIORITY_COUNT]
+    return None
+
+
 class LiveFold:
-    """Accumulates telemetry events on top of an optional base situation (node positions and
+    """Accumulates telemetry on top of an optional base situation (node positions and
     links, e.g. from a scenario's recording). Nodes never seen in the base are listed by id
     without a position and are not drawn."""
 
-    def __init__(self, base: Situation | None = None):
+    def __init__(self, base: Situation | None = None, carry_window_s: float = CARRY_WINDOW_S):
         self.base = base or Situation(t_s=0.0)
+        self.carry_window_s = float(carry_window_s)
         self.last_heard: dict[str, float] = {}
-        self.link_state: dict[str, tuple[str, str]] = {}
+        self.link_state: dict[str, tuple[str, str]] = {}            # from link_up/link_down events
+        self.link_ends: dict[str, dict[str, bool]] = {}              # link -> node -> up, from statuses
+        self.link_rate: dict[str, dict[str, float]] = {}             # link -> node -> rate now
+        self.link_rate_max: dict[str, float] = {}
+        self.link_kind: dict[str, str] = {l.id: l.kind for l in self.base.links}
+        self.carried_at: dict[tuple[str, int], float] = {}           # (link, priority) -> last seen going out
+        self.usage_bytes: dict[str, int] = {}
+        self.usage_cost: dict[str, float] = {}
+        self.queues: dict[str, tuple[int, ...]] = {}
+        self.power: dict[str, dict[str, Any]] = {}
+        self.cut_since: dict[str, float] = {}
         self.sent = [0] * len(Priority)
         self.delivered = [0] * len(Priority)
         self.latencies: list[list[float]] = [[] for _ in Priority]
@@ -133,15 +223,23 @@ class LiveFold:
         self.delivered_ids: set[str] = set()
         self.feed: list[FeedItem] = []
         self.rejected = 0
+        self.statuses = 0
         self.t0: float | None = None
         self.alert_ids: dict[str, None] = {}                       # CAP identifiers shown, oldest first
         self.alert_overlays: dict[tuple[str, tuple[str, ...]], HazardOverlay] = {}   # by (sender, area descs)
 
-    def add(self, ev: Mapping[str, Any], recv_s: float) -> None:
-        """Fold one event; a malformed one raises RemoteInputError (count it and go on). A
-        delivered alert whose body cannot be read still counts as delivered, shows as an
-        unreadable alert in the feed, and raises RemoteInputError."""
-        if not isinstance(ev, Mapping) or not isinstance(ev.get("kind"), str) or not isinstance(ev.get("node"), str):
+    def add(self, ev: Mapping[str, Any], recv_s: float, topic: str = "event") -> None:
+        """Fold one frame of ``topic`` (``event`` or ``status``); a malformed one raises
+        RemoteInputError (count it and go on). A delivered alert whose body cannot be read
+        still counts as delivered, shows as an unreadable alert in the feed, and raises
+        RemoteInputError."""
+        if not isinstance(ev, Mapping) or not isinstance(ev.get("node"), str):
+            self.rejected += 1
+            raise RemoteInputError("malformed", "telemetry needs a map with text 'node'")
+        if topic == "status" or (not isinstance(ev.get("kind"), str) and isinstance(ev.get("links"), Mapping)):
+            self._status(ev, recv_s)
+            return
+        if not isinstance(ev.get("kind"), str):
             self.rejected += 1
             raise RemoteInputError("malformed", "telemetry event needs text 'kind' and 'node'")
         if self.t0 is None:
@@ -150,6 +248,8 @@ class LiveFold:
         p = ev.get("priority", -1)
         p = p if isinstance(p, int) and 0 <= p < len(Priority) else -1
         mid = ev.get("msg_id") or ""
+        detail = ev.get("detail") if isinstance(ev.get("detail"), Mapping) else {}
+        link_id = ev.get("link_id") if isinstance(ev.get("link_id"), str) else ""
         self.last_heard[node] = recv_s
         t_rel = recv_s - self.t0
         if kind == "submitted" and p >= 0:
@@ -161,27 +261,97 @@ class LiveFold:
         elif kind == "delivered" and p >= 0 and mid not in self.delivered_ids:
             self.delivered_ids.add(mid)
             self.delivered[p] += 1
-            if mid in self.submitted_at:
-                lat = self.latencies[p]
-                lat.append(recv_s - self.submitted_at.pop(mid))
-                del lat[:-MAX_LATENCIES]
-            detail = ev.get("detail")
-            if isinstance(detail, Mapping) and detail.get("content_type") == ContentType.ALERT:
-                self._alert(detail, t_rel, node, str(mid))
+            submitted = self.submitted_at.pop(mid, None)
+            lat = _num(detail.get("latency_s"))
+            if lat is None or lat < 0:
+                lat = None if submitted is None else recv_s - submitted
+            if lat is not None:
+                lats = self.latencies[p]
+                lats.append(lat)
+                del lats[:-MAX_LATENCIES]
+            if detail.get("content_type") == ContentType.ALERT:
+                self._alert(detail, t_rel, node, str(mid), p)
+        elif kind in ("sent", "forwarded") and link_id and p >= 0:
+            self.carried_at[(link_id, p)] = recv_s
+            size = detail.get("size_bytes")
+            if kind == "sent" and isinstance(size, int) and not isinstance(size, bool) and size > 0:
+                self._carried(link_id, size)
         elif kind == "dropped":
             self._feed(t_rel, "alert", f"message {str(mid)[:8]} dropped: {ev.get('reason', '')}", node)
-        elif kind in ("link_up", "link_down") and isinstance(ev.get("link_id"), str):
-            self.link_state[ev["link_id"]] = ("up" if kind == "link_up" else "down", str(ev.get("reason", "")))
+        elif kind in ("link_up", "link_down") and link_id:
+            self.link_state[link_id] = ("up" if kind == "link_up" else "down", str(ev.get("reason", "")))
+            self.link_ends.setdefault(link_id, {})[node] = kind == "link_up"
             if kind == "link_down":
-                self._feed(t_rel, "alert", f"link {ev['link_id']} down: {ev.get('reason', '')}", node)
+                self._feed(t_rel, "alert", f"link {link_id} down: {ev.get('reason', '')}", node)
+        elif kind == "power":
+            self._power(node, _power_fields(detail), t_rel, str(ev.get("reason", "")))
 
-    def _alert(self, detail: Mapping[str, Any], t_s: float, node: str, mid: str) -> None:
+    # -- status snapshots ------------------------------------------------------------
+    def _status(self, st: Mapping[str, Any], recv_s: float) -> None:
+        node = st["node"]
+        if self.t0 is None:
+            self.t0 = recv_s
+        self.statuses += 1
+        self.last_heard[node] = recv_s
+        depths = _counts(st.get("held")) or [0] * PRIORITY_COUNT
+        queues = st.get("queues")
+        if isinstance(queues, Mapping):
+            for counts in queues.values():
+                for i, c in enumerate(_counts(counts) or ()):
+                    depths[i] += c
+        self.queues[node] = tuple(depths)
+        rt = st.get("runtime") if isinstance(st.get("runtime"), Mapping) else {}
+        emulated = rt.get("links") if isinstance(rt.get("links"), Mapping) else {}
+        links = st.get("links")
+        for lid, d in (links.items() if isinstance(links, Mapping) else ()):
+            if not isinstance(lid, str) or not isinstance(d, Mapping):
+                continue
+            if isinstance(d.get("kind"), str):
+                self.link_kind.setdefault(lid, d["kind"])
+            if isinstance(d.get("up"), bool):
+                self.link_ends.setdefault(lid, {})[node] = d["up"]
+            em = emulated.get(lid) if isinstance(emulated.get(lid), Mapping) else {}
+            rate = _num(em.get("rate_bps")) or _num(d.get("rate_bps"))
+            if rate is not None and rate > 0:
+                self.link_rate.setdefault(lid, {})[node] = rate
+                self.link_rate_max[lid] = max(self.link_rate_max.get(lid, 0.0), rate)
+        fields = _power_fields(st)
+        if fields:
+            self._power(node, fields, recv_s - self.t0, "")
+
+    def _power(self, node: str, fields: dict[str, Any], t_rel: float, reason: str) -> None:
+        if not fields:
+            return
+        old = self.power.get(node, {})
+        new = {**old, **fields}
+        if new.get("power") != "battery":
+            new.pop("battery_left_h", None)
+        self.power[node] = new
+        was_off = old.get("up") is False or old.get("power") == "off"
+        off = new.get("up") is False or new.get("power") == "off"
+        if off and not was_off:
+            self._feed(t_rel, "alert", f"{node} OFF AIR" + (f": {reason}" if reason else ""), node)
+        elif was_off and not off:
+            self._feed(t_rel, "info", f"{node} back on air ({new.get('power', 'mains')})", node)
+
+    def _carried(self, link_id: str, size_bytes: int) -> None:
+        kind = self.link_kind.get(link_id)
+        if kind is None:
+            return
+        self.usage_bytes[kind] = self.usage_bytes.get(kind, 0) + size_bytes
+        self.usage_cost[kind] = self.usage_cost.get(kind, 0.0) + size_bytes / 1e6 * _cost_per_mb_cny(kind)
+
+    # -- alerts ------------------------------------------------------------------------
+    def _alert(self, detail: Mapping[str, Any], t_s: float, node: str, mid: str, priority: int) -> None:
         src = detail.get("src") if isinstance(detail.get("src"), str) else node
         try:
-            alert = cap.decode_compact(detail.get("body"))  # type: ignore[arg-type]
+            alert = read_alert_body(detail.get("body"))
         except InteropError as exc:
             self._feed(t_s, "alert", f"alert {mid[:8]} delivered at {node} is unreadable: {exc}", src)
             raise RemoteInputError("bad_field", f"delivered alert {mid[:8]}: {exc}") from None
+        if isinstance(alert, str):
+            self._feed(t_s, "flash" if priority == Priority.FLASH else "alert", alert, src)
+            return
         if alert.identifier in self.alert_ids:
             return                                   # the same alert delivered at another node
         self.alert_ids[alert.identifier] = None
@@ -205,17 +375,84 @@ class LiveFold:
         self.feed.append(FeedItem(t_s=t_s, text=text, level=level, node=node))
         del self.feed[:-MAX_FEED]
 
+    # -- the picture -------------------------------------------------------------------
+    def _link(self, l: LinkView, now_s: float) -> LinkView:
+        ends = self.link_ends.get(l.id)
+        state, reason, cap_pct = l.state, l.reason, l.capacity_pct
+        if l.id in self.link_state:
+            state, reason = self.link_state[l.id]
+            cap_pct = 100.0 if state == "up" else 0.0
+        if ends:
+            down_at = sorted(n for n, up in ends.items() if not up)
+            if down_at:
+                if state != "down":
+                    reason = f"reported down by {', '.join(down_at)}"
+                state, cap_pct = "down", 0.0
+            else:
+                state, cap_pct = "up", 100.0
+                if l.id in self.link_state and self.link_state[l.id][0] == "up":
+                    reason = self.link_state[l.id][1]
+                elif reason.startswith("reported down by") or l.id in self.link_state:
+                    reason = ""
+        rates, top = self.link_rate.get(l.id), self.link_rate_max.get(l.id)
+        if state != "down" and rates and top:
+            cap_pct = round(100.0 * min(rates.values()) / top, 1)
+            state = "degraded" if cap_pct < DEGRADED_BELOW_PCT else "up"
+        carrying = tuple(sorted(p for p in range(PRIORITY_COUNT)
+                                if now_s - self.carried_at.get((l.id, p), -math.inf) <= self.carry_window_s))
+        return dataclasses.replace(l, state=state, reason=reason, capacity_pct=cap_pct, carrying=carrying)
+
+    def _node(self, n: NodeView, t0: float) -> NodeView:
+        changes: dict[str, Any] = {"last_heard_s": (self.last_heard[n.id] - t0) if n.id in self.last_heard else None}
+        if n.id in self.queues:
+            changes["queue_depths"] = self.queues[n.id]
+        pw = self.power.get(n.id)
+        if pw:
+            changes.update(pw)
+            if "battery_left_h" not in pw:
+                changes["battery_left_h"] = None
+            if pw.get("power") == "off":
+                changes["up"] = False
+        return dataclasses.replace(n, **changes)
+
+    def _connectivity(self, nodes: list[NodeView], links: list[LinkView], now_rel: float) -> list[NodeView]:
+        """Whether each node has a path of links not down to a command node (when there is one)."""
+        commands = [n.id for n in nodes if n.role == "command" and n.up]
+        if not any(n.role == "command" for n in nodes):
+            return nodes
+        up = {n.id for n in nodes if n.up}
+        adj: dict[str, set[str]] = {}
+        for l in links:
+            if l.state != "down" and l.a in up and l.b in up:
+                adj.setdefault(l.a, set()).add(l.b)
+                adj.setdefault(l.b, set()).add(l.a)
+        reach, todo = set(commands), list(commands)
+        while todo:
+            for m in adj.get(todo.pop(), ()):
+                if m not in reach:
+                    reach.add(m)
+                    todo.append(m)
+        out = []
+        for n in nodes:
+            if n.id in reach or not n.up:
+                self.cut_since.pop(n.id, None)
+                out.append(dataclasses.replace(n, connected=True, cut_off_since_s=None))
+            else:
+                since = self.cut_since.setdefault(n.id, now_rel)
+                out.append(dataclasses.replace(n, connected=False, cut_off_since_s=since))
+        return out
+
     def situation(self, now_s: float) -> Situation:
-        """The picture now: base positions, link states from telemetry, last-heard times and
-        stats (``t_s`` and ``last_heard_s`` in seconds since the first event received)."""
+        """The picture now: base positions with link and node states, queues, usage, links
+        carrying traffic and stats from telemetry (``t_s`` and ``last_heard_s`` in seconds
+        since the first frame received)."""
         t0 = self.t0 if self.t0 is not None else now_s
-        nodes = [dataclasses.replace(n, last_heard_s=(self.last_heard[n.id] - t0) if n.id in self.last_heard else None)
-                 for n in self.base.nodes]
-        # the base gives positions and the last known link states; traffic, routes and usage
+        # the base gives positions and the last known states; traffic, routes and usage
         # shown live come from telemetry only, never from the base
-        links = [dataclasses.replace(l, state=self.link_state[l.id][0], reason=self.link_state[l.id][1],
-                                     capacity_pct=100.0 if self.link_state[l.id][0] == "up" else 0.0, carrying=())
-                 if l.id in self.link_state else dataclasses.replace(l, carrying=()) for l in self.base.links]
+        links = [self._link(l, now_s) for l in self.base.links]
+        nodes = [self._node(n, t0) for n in self.base.nodes]
+        if self.last_heard:
+            nodes = self._connectivity(nodes, links, now_s - t0)
         stats = []
         for p in Priority:
             lat = sorted(self.latencies[p])
@@ -223,14 +460,25 @@ class LiveFold:
                 priority=int(p), sent=self.sent[p], delivered=min(self.delivered[p], self.sent[p]),
                 latency_p50_s=statistics.median(lat) if lat else None,
                 latency_p95_s=lat[min(len(lat) - 1, int(0.95 * len(lat)))] if lat else None))
+        usage = tuple(LinkUsage(kind=k, bytes=b, cost_cny=self.usage_cost.get(k, 0.0))
+                      for k, b in sorted(self.usage_bytes.items()))
         return dataclasses.replace(self.base, t_s=now_s - t0, nodes=tuple(nodes), links=tuple(links),
-                                   stats=tuple(stats), feed=tuple(self.feed), routes=(), usage=(),
+                                   stats=tuple(stats), feed=tuple(self.feed), routes=(), usage=usage,
                                    hazards=self.base.hazards + tuple(self.alert_overlays.values()))
 
     def unknown_nodes(self) -> list[str]:
         """Nodes heard on telemetry but absent from the base situation (no position to draw)."""
         known = {n.id for n in self.base.nodes}
         return sorted(set(self.last_heard) - known)
+
+
+def _cost_per_mb_cny(kind: str) -> float:
+    """The kind's default price per MB (``emcomm.links.profiles``, where each figure's source is
+    given); 0 for a kind the profiles do not know."""
+    try:
+        return make_profile(kind).cost_per_mb_cny
+    except EmcommError:
+        return 0.0
 
 
 class TelemetryListener:
@@ -267,8 +515,9 @@ class TelemetryListener:
                 now = time.monotonic()
                 self.last_msg_s[ep] = now
                 n += 1
+                topic = frames[0].decode("ascii", "replace") if len(frames) > 1 else "event"
                 try:
-                    fold.add(msgpack.unpackb(frames[-1], raw=False), recv_s=now)
+                    fold.add(msgpack.unpackb(frames[-1], raw=False), recv_s=now, topic=topic)
                 except (ValueError, msgpack.UnpackException, RemoteInputError):
                     fold.rejected += 1
         return n
