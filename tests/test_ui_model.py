@@ -213,3 +213,28 @@ def test_feed_shows_flash_and_alerts_newest_first_not_info():
 def test_headline_counts():
     h = panels.headline(Situation.from_dict(BASE))
     assert (h["nodes"], h["nodes off air"], h["nodes cut off"], h["links down"], h["links degraded"]) == (4, 1, 1, 1, 1)
+
+
+def test_a_drill_latency_of_hundredths_of_a_second_is_not_shown_as_zero():
+    """The Liangshan drill measured FLASH p50 0.035 s; the panel used to round it to 0.0."""
+    s = Situation.from_dict({"t_s": 0, "stats": [{"priority": 0, "sent": 6, "delivered": 6,
+                                                  "latency_p50_s": 0.03508679999981723, "latency_p95_s": 0.0366}]})
+    t = panels.priority_table(s).set_index("priority")
+    assert t.loc["FLASH", "p50 s"] == 0.0351 and t.loc["FLASH", "p95 s"] == 0.0366
+    shown = panels.for_display(panels.priority_table(s)).set_index("priority")
+    assert (shown.loc["FLASH", "delivered %"], shown.loc["FLASH", "p50 s"]) == ("100.0", "0.0351")
+    assert shown.loc["ROUTINE", "p50 s"] == "—" and shown.loc["ROUTINE", "delivered %"] == "—"
+
+
+@pytest.mark.parametrize("seconds,text", [(0.0351, "0.0351"), (0.5, "0.5"), (2.04, "2.04"), (12.345, "12.3"),
+                                          (3600.4, "3,600"), (0.0004, "< 0.001")])
+def test_seconds_read_with_three_significant_digits(seconds, text):
+    assert panels.fmt_seconds(seconds) == text
+
+
+def test_small_money_and_data_carried_keep_their_figures():
+    s = Situation.from_dict({"t_s": 0, "usage": [{"kind": "tiantong", "bytes": 21114, "cost_cny": 0.2111},
+                                                 {"kind": "cellular", "bytes": 900, "cost_cny": 0.0008}]})
+    shown = panels.for_display(panels.usage_table(s)).set_index("kind")
+    assert (shown.loc["Tiantong (GEO)", "MB carried"], shown.loc["Tiantong (GEO)", "cost CNY"]) == ("0.0211", "0.211")
+    assert shown.loc["Cellular", "MB carried"] == "< 0.001" and shown.loc["Cellular", "cost CNY"] == "< 0.001"

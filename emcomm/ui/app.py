@@ -95,9 +95,9 @@ def _draw(s: Situation, base: Situation | None, online_tiles: bool, now_s: float
         show_map(_base(base, online_tiles), situation_payloads(s, now_s, stale_after_s), key="map")
     with right:
         st.subheader("Delivery by priority")
-        st.table(panels.priority_table(s).set_index("priority"))
+        st.table(panels.for_display(panels.priority_table(s)).set_index("priority"))
         st.subheader("Link usage and cost by kind")
-        st.table(panels.usage_table(s).set_index("kind"))
+        st.table(panels.for_display(panels.usage_table(s)).set_index("kind"))
         st.subheader("FLASH messages and alerts")
         st.table(panels.feed_table(s).set_index("time"))
         st.subheader("Cut off from the command centre")
@@ -105,7 +105,7 @@ def _draw(s: Situation, base: Situation | None, online_tiles: bool, now_s: float
         if cut.empty:
             st.caption("No node is cut off.")
         else:
-            st.table(cut.set_index("node"))
+            st.table(panels.for_display(cut).set_index("node"))
         st.subheader("Deepest queues")
         st.table(panels.queue_table(s).set_index("node"))
 

@@ -14,6 +14,7 @@ Example
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import pandas as pd
@@ -27,6 +28,58 @@ def _round(x: float | None, digits: int = 1) -> float | None:
     return None if x is None else round(x, digits)
 
 
+def _sig(x: float | None, digits: int = 3) -> float | None:
+    """``x`` to ``digits`` significant digits (a 0.0351 s latency stays 0.0351, not 0.0)."""
+    if x is None or x == 0 or not math.isfinite(x):
+        return x
+    return round(x, max(0, digits - 1 - math.floor(math.log10(abs(x)))))
+
+
+def fmt_seconds(x: float | None) -> str:
+    """A duration in seconds (or any amount) with 3 significant digits, whole from 100 on.
+
+    >>> [fmt_seconds(x) for x in (0.0351, 2.0, 12.345, 4321.6, 0.0, None)]
+    ['0.0351', '2', '12.3', '4,322', '0', '—']
+    """
+    if x is None or x != x:
+        return "—"
+    if abs(x) >= 100:
+        return f"{x:,.0f}"
+    if x != 0 and abs(x) < 0.001:
+        return "< 0.001"
+    return f"{x:.3g}"
+
+
+def _fmt_num(x: Any, spec: str) -> str:
+    if x is None or (isinstance(x, float) and x != x):
+        return "—"
+    return format(x, spec)
+
+
+# how each panel column reads on the page (numbers stay numbers in the tables themselves)
+DISPLAY_FORMATS: dict[str, Any] = {
+    "delivered %": lambda x: _fmt_num(x, ".1f"),
+    "p50 s": fmt_seconds, "p95 s": fmt_seconds,
+    "MB carried": fmt_seconds, "cost CNY": fmt_seconds,     # same rule: 3 significant digits
+    "minutes": lambda x: _fmt_num(x, ",.1f"),
+}
+
+
+def for_display(df: pd.DataFrame) -> pd.DataFrame:
+    """The table as text the way a duty officer reads it: percent with 1 decimal, seconds
+    with 3 significant digits, "—" where there is no figure; other columns unchanged.
+
+    >>> row = for_display(pd.DataFrame([{"delivered %": 100.0, "p50 s": 0.0351, "sent": 4}])).iloc[0]
+    >>> row["delivered %"], row["p50 s"], int(row["sent"])
+    ('100.0', '0.0351', 4)
+    """
+    out = df.copy()
+    for col, fmt in DISPLAY_FORMATS.items():
+        if col in out.columns:
+            out[col] = [fmt(None if v is None or (isinstance(v, float) and v != v) else v) for v in df[col]]
+    return out
+
+
 def priority_table(s: Situation) -> pd.DataFrame:
     """One row per priority (FLASH first): sent, delivered, delivered %, latency p50/p95, queued now."""
     by_p = {st.priority: st for st in s.stats}
@@ -37,7 +90,7 @@ def priority_table(s: Situation) -> pd.DataFrame:
         rows.append({
             "priority": p.name, "sent": st.sent if st else 0, "delivered": st.delivered if st else 0,
             "delivered %": _round(100.0 * st.ratio) if st and st.ratio is not None else None,
-            "p50 s": _round(st.latency_p50_s) if st else None, "p95 s": _round(st.latency_p95_s) if st else None,
+            "p50 s": _sig(st.latency_p50_s) if st else None, "p95 s": _sig(st.latency_p95_s) if st else None,
             "queued": queued,
         })
     return pd.DataFrame(rows)
@@ -64,7 +117,7 @@ def usage_table(s: Situation) -> pd.DataFrame:
         c = kinds.get(k, {"up": 0, "degraded": 0, "down": 0})
         u = usage.get(k)
         rows.append({"kind": KIND_LABELS.get(k, k), "up": c["up"], "degraded": c["degraded"], "down": c["down"],
-                     "MB carried": round(u.bytes / 1e6, 3) if u else 0.0, "cost CNY": round(u.cost_cny, 2) if u else 0.0})
+                     "MB carried": _sig(u.bytes / 1e6, 4) if u else 0.0, "cost CNY": _sig(u.cost_cny, 4) if u else 0.0})
     return pd.DataFrame(rows, columns=["kind", "up", "degraded", "down", "MB carried", "cost CNY"])
 
 
