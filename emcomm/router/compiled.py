@@ -23,10 +23,12 @@ False
 
 from __future__ import annotations
 
+import ctypes
 import dataclasses
 import difflib
 import gc
 import math
+import sys
 from itertools import chain, compress
 from operator import itemgetter, methodcaller
 from typing import Any, Hashable, Iterable
@@ -42,7 +44,10 @@ from emcomm.router.policy import KIND_CODE, KINDS
 
 _EDGE_FIELDS = (attrs.EDGE_KIND, attrs.EDGE_UP, *attrs.EDGE_METRICS)
 _get_numbers = itemgetter(attrs.EDGE_UP, *attrs.EDGE_METRICS)
-_NUMBERS = np.dtype([(name, np.float64) for name in (attrs.EDGE_UP, *attrs.EDGE_METRICS)])
+_N_NUMBERS = 1 + len(attrs.EDGE_METRICS)
+# CPython documents id() as the object's address, and a NumPy object array holds exactly
+# those addresses: reading them as int64 replaces a Python call per object.
+_POINTERS_ARE_IDS = sys.implementation.name == "cpython" and np.dtype(np.intp).itemsize == 8
 
 
 def _kind_code(kind: Any, link: Hashable) -> int:
@@ -69,30 +74,44 @@ def suggest(name: Hashable, known: Iterable[Hashable]) -> str:
     return f" (did you mean {', '.join(close)}?)" if close else ""
 
 
+def object_ids(objs: np.ndarray) -> np.ndarray:
+    """``id()`` of every element of a 1-D object array, as int64, read in bulk.
+
+    >>> a = np.array([None, "x", 3], dtype=object)
+    >>> object_ids(a).tolist() == [id(None), id("x"), id(3)]
+    True
+    """
+    if not _POINTERS_ARE_IDS or objs.size == 0:
+        return np.fromiter(map(id, objs), np.int64, objs.size)
+    objs = np.ascontiguousarray(objs)
+    view = (ctypes.c_int64 * objs.size).from_address(objs.ctypes.data)
+    return np.ctypeslib.as_array(view).copy()   # copied while ``objs`` keeps them alive
+
+
 def _edges(graph: nx.MultiGraph) -> tuple[np.ndarray, np.ndarray, list, list]:
-    # Every step below iterates in C (map/chain/compress), never in a Python loop: at
+    # Every step below iterates in C (map/chain/NumPy), never in a Python loop: at
     # 100,000 nodes this is several times faster than graph.edges(keys=True, data=True).
     # A MultiGraph shares one key→attributes dict between adj[u][v] and adj[v][u]: the two
     # sightings of each such dict (by identity) give the pair's two ends without looking
     # a single node up (a self-loop is seen once). Node indices follow graph.adjacency().
     nbrs = [d for _, d in graph.adjacency()]
     degree = np.fromiter(map(len, nbrs), np.int64, len(nbrs))
-    keyeds = list(chain.from_iterable(map(dict.values, nbrs)))
-    if not keyeds:
+    total = int(degree.sum())
+    if not total:
         return np.empty(0, np.int32), np.empty(0, np.int32), [], []
-    ids = np.fromiter(map(id, keyeds), np.int64, len(keyeds))
-    order = np.argsort(ids, kind="stable")
+    keyeds = np.fromiter(chain.from_iterable(map(dict.values, nbrs)), object, total)
+    ids = object_ids(keyeds)
+    order = np.argsort(ids)   # any order among equal ids: both sightings are handled alike
     sorted_ids = ids[order]
     start = np.flatnonzero(np.concatenate([[True], sorted_ids[1:] != sorted_ids[:-1]]))
     count = np.diff(np.concatenate([start, [ids.size]]))
-    first, second = order[start], order[np.where(count == 2, start + 1, start)]
-    by_first = np.argsort(first)
-    first, second = first[by_first], second[by_first]
+    a, b = order[start], order[np.where(count == 2, start + 1, start)]
+    lo, hi = np.minimum(a, b), np.maximum(a, b)      # a link's first sighting, its second
+    by_first = np.argsort(lo)
+    first, second = lo[by_first], hi[by_first]
     owner = np.repeat(np.arange(len(nbrs), dtype=np.int32), degree)
     tails, heads = owner[first], owner[second]
-    mask = np.zeros(len(keyeds), dtype=bool)
-    mask[first] = True
-    pairs = list(compress(keyeds, mask.tolist()))
+    pairs = keyeds[first].tolist()
     mult = np.fromiter(map(len, pairs), np.int64, len(pairs))
     keys = list(chain.from_iterable(pairs))
     dicts = list(chain.from_iterable(map(dict.values, pairs)))
@@ -116,7 +135,6 @@ class CompiledTopology:
     node_ids: list[Hashable]
     node_index: dict[Hashable, int]
     link_ids: list[Hashable]
-    link_index: dict[Hashable, int]
     link_u: np.ndarray          # int32[L]
     link_v: np.ndarray          # int32[L]
     link_kind: np.ndarray       # int8[L], code into policy.KINDS
@@ -133,6 +151,14 @@ class CompiledTopology:
     adj_link: np.ndarray        # int32[2L] link of each slot
     slot_tail: np.ndarray       # int32[2L] tail node of each slot
     link_slots: np.ndarray      # int32[L, 2] the two slots of each link
+    _link_index: dict[Hashable, int] | None = dataclasses.field(default=None, repr=False, compare=False)
+
+    @property
+    def link_index(self) -> dict[Hashable, int]:
+        """Link id → link index (built on first use: compiling does not pay for it)."""
+        if self._link_index is None:
+            self._link_index = dict(zip(self.link_ids, range(len(self.link_ids))))
+        return self._link_index
 
     @property
     def n_nodes(self) -> int:
@@ -178,16 +204,16 @@ class CompiledTopology:
         node_index = dict(zip(node_ids, range(len(node_ids))))
         link_u, link_v, link_ids, dicts = _edges(graph)
         n_links = len(link_ids)
-        link_index = dict(zip(link_ids, range(n_links)))
-        if len(link_index) != n_links:
+        if len(set(link_ids)) != n_links:   # the id → index map itself is built on first use
             seen: set = set()
             dup = next(k for k in link_ids if k in seen or seen.add(k))
             raise WeightError(f"link id {dup!r} is used by more than one link; link ids must be unique")
         try:
-            kind_col = list(map(itemgetter(attrs.EDGE_KIND), dicts))
-            table = np.fromiter(map(_get_numbers, dicts), _NUMBERS, n_links)
-            link_up = table[attrs.EDGE_UP].astype(np.uint8)
-            cols = [table[name].copy() for name in attrs.EDGE_METRICS]
+            kind_col = np.fromiter(map(itemgetter(attrs.EDGE_KIND), dicts), object, n_links)
+            table = np.fromiter(chain.from_iterable(map(_get_numbers, dicts)), np.float64,
+                                _N_NUMBERS * n_links).reshape(n_links, _N_NUMBERS)
+            link_up = table[:, 0].astype(np.uint8)
+            cols = [np.ascontiguousarray(table[:, 1 + i]) for i in range(len(attrs.EDGE_METRICS))]
         except KeyError:
             for k, d, u, v in zip(link_ids, dicts, link_u, link_v):
                 missing = [f for f in _EDGE_FIELDS if f not in d]
@@ -204,11 +230,10 @@ class CompiledTopology:
                     if not isinstance(value, (int, float, np.number)) or (isinstance(value, bool) and name != attrs.EDGE_UP):
                         raise WeightError(f"link {k!r}: {name} is {value!r}; expected a number") from None
             raise
-        codes: dict[Any, int] = {}
-        for k, link in zip(kind_col, link_ids):
-            if k not in codes:
-                codes[k] = _kind_code(k, link)
-        link_kind = np.fromiter(map(codes.__getitem__, kind_col), np.int8, n_links)
+        # kinds are a handful of (usually shared) string objects: parse one per distinct object
+        _, first_at, inverse = np.unique(object_ids(kind_col), return_index=True, return_inverse=True)
+        group_code = np.array([_kind_code(kind_col[i], link_ids[i]) for i in first_at.tolist()], np.int8)
+        link_kind = group_code[inverse.reshape(-1)]
         lat, rate, mtu, interval, loss, cost = cols
         with np.errstate(invalid="ignore"):
             _check_metric(attrs.EDGE_LATENCY_S, lat, link_ids, np.isfinite(lat) & (lat >= 0), "a finite number ≥ 0")
@@ -219,11 +244,11 @@ class CompiledTopology:
             _check_metric(attrs.EDGE_COST_PER_MB, cost, link_ids, np.isfinite(cost) & (cost >= 0), "a finite number ≥ 0")
         node_up = np.fromiter(map(methodcaller("get", attrs.NODE_UP, True), map(itemgetter(1), node_data)),
                               np.uint8, len(node_ids))
-        return cls._assemble(node_ids, node_index, link_ids, link_index, link_u, link_v, link_kind,
+        return cls._assemble(node_ids, node_index, link_ids, link_u, link_v, link_kind,
                              link_up, lat, rate, mtu.astype(np.int64), interval, loss, cost, node_up)
 
     @classmethod
-    def _assemble(cls, node_ids, node_index, link_ids, link_index, link_u, link_v, link_kind,
+    def _assemble(cls, node_ids, node_index, link_ids, link_u, link_v, link_kind,
                   link_up, lat, rate, mtu, interval, loss, cost, node_up) -> "CompiledTopology":
         n, n_links = len(node_ids), len(link_ids)
         # renumber nodes breadth-first (kernels/layout.py): neighbours get nearby indices
@@ -238,7 +263,7 @@ class CompiledTopology:
         link_u, link_v = new_index[link_u], new_index[link_v]
         indptr, adj_node, adj_link, slot_tail, link_slots = build_csr(link_u, link_v, n)
         return cls(
-            node_ids=node_ids, node_index=node_index, link_ids=link_ids, link_index=link_index,
+            node_ids=node_ids, node_index=node_index, link_ids=link_ids,
             link_u=link_u, link_v=link_v, link_kind=link_kind, link_up=link_up,
             latency_s=lat, rate_bps=rate, mtu_bytes=mtu, min_interval_s=interval, loss=loss,
             cost_per_mb=cost, node_up=node_up, indptr=indptr, adj_node=adj_node,
