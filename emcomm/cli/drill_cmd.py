@@ -12,6 +12,7 @@ import os
 import sys
 import time
 
+from emcomm.cli.ui_cmd import add_port_argument
 from emcomm.drill.engine import EngineConfig
 from emcomm.drill.policy import DEFAULT_POLICY, POLICIES, parse_policies
 from emcomm.drill.report import compare_table
@@ -64,6 +65,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     rp = dsub.add_parser("replay", help="open a drill recording in the command-centre map (emcomm ui --replay)")
     rp.add_argument("recording", metavar="RECORDING", help="recording.emrec written by `emcomm drill run`")
+    add_port_argument(rp)
     rp.set_defaults(func=run_replay)
 
 
@@ -166,4 +168,4 @@ def run_replay(args: argparse.Namespace) -> int:
     read_recording(args.recording)          # a clear RecordingError before the UI starts
     from emcomm.cli import main as cli_main
 
-    return cli_main(["ui", "--replay", args.recording])
+    return cli_main(["ui", "--replay", args.recording] + ([] if args.port is None else ["--port", str(args.port)]))
