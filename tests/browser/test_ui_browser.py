@@ -122,6 +122,9 @@ def test_replay_draws_every_node_and_link_with_legend_offline(guarded, replay_se
         page.wait_for_timeout(500)
     assert frame.locator("path.emc-basemap").count() > 100
     assert _metric(page, "links down") == headline(s0)["links down"] == 0
+    # a command-centre screen, not a developer's: no Deploy button or developer menu
+    assert page.locator('[data-testid="stAppDeployButton"]').count() == 0
+    assert page.get_by_role("button", name="Deploy").count() == 0
     # a node's popup names its operator from the roster (not the recording's text)
     frame.locator("path.emc-node-command").click()
     popup = frame.locator(".leaflet-popup-content")
