@@ -9,7 +9,7 @@ import pytest
 
 MODULES = [
     "emcomm.router.policy", "emcomm.router.cost", "emcomm.router.compiled", "emcomm.router.contact_plan",
-    "emcomm.router.synthetic", "emcomm.router.router",
+    "emcomm.router.synthetic", "emcomm.router.router", "emcomm.cli.route_cmd",
 ]
 
 
