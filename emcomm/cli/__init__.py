@@ -25,6 +25,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "emcomm.cli.drill_cmd",
     "emcomm.cli.security_cmd",
     "emcomm.cli.chaos_cmd",
+    "emcomm.cli.route_cmd",
 )
 
 
