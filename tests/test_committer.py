@@ -36,7 +36,7 @@ class _GatedStore:
 def test_outcome_is_reported_only_after_the_commit_returned() -> None:
     store = _GatedStore()
     woken = threading.Event()
-    gc = GroupCommitter(store, woken.set)  # type: ignore[arg-type]
+    gc = GroupCommitter(store, woken.set, background_checkpoints=False)  # type: ignore[arg-type]
     gc.submit(_batch(1), token="t1")
     assert store.started.wait(5)
     assert gc.busy and gc.result() is None and not woken.is_set()
@@ -48,7 +48,7 @@ def test_outcome_is_reported_only_after_the_commit_returned() -> None:
 
 def test_a_second_batch_waits_for_the_first_to_be_taken() -> None:
     store = _GatedStore()
-    gc = GroupCommitter(store)  # type: ignore[arg-type]
+    gc = GroupCommitter(store, background_checkpoints=False)  # type: ignore[arg-type]
     gc.submit(_batch(1), token="a")
     with pytest.raises(UsageError, match="still running"):
         gc.submit(_batch(2), token="b")
@@ -61,7 +61,7 @@ def test_a_second_batch_waits_for_the_first_to_be_taken() -> None:
 
 def test_store_access_waits_for_a_running_commit() -> None:
     store = _GatedStore()
-    gc = GroupCommitter(store)  # type: ignore[arg-type]
+    gc = GroupCommitter(store, background_checkpoints=False)  # type: ignore[arg-type]
     gc.submit(_batch(1), token="a")
     assert store.started.wait(5)
     entered = threading.Event()
@@ -114,4 +114,25 @@ def test_a_batch_committed_on_the_calling_thread_is_durable_when_its_result_is_r
     with gc.access() as s:
         assert s.count() == 1
     gc.close()
+    store.close()
+
+
+def test_the_log_is_copied_into_the_database_file_in_the_background_when_commits_pause(tmp_path: Path) -> None:
+    import os
+    import time
+
+    path = tmp_path / "n.db"
+    store = Store.open(path)
+    gc = GroupCommitter(store)
+    size0 = os.path.getsize(path)
+    for i in range(3):
+        gc.commit_here(_batch(*range(i * 20, i * 20 + 20), size=4000), token=i)
+        assert gc.result() == (i, None)
+    assert os.path.getsize(path) == size0, "committed records sit in the write-ahead log first"
+    deadline = time.monotonic() + 5
+    while os.path.getsize(path) == size0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert os.path.getsize(path) > size0 + 60 * 4000
+    gc.close()
+    assert store.count() == 60
     store.close()

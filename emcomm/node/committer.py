@@ -9,7 +9,9 @@ While a commit runs, the Python sqlite3 module releases the GIL for SQLite's own
 (writing pages, fsync), so the owner thread decodes and queues the next frames at the same
 time; the next batch simply grows until the writer is free (larger group commits under load).
 A small batch can instead be committed on the owner's thread (``commit_here``): under light
-load that saves two thread wake-ups per hop.
+load that saves two thread wake-ups per hop. The writer thread also checkpoints the store's
+write-ahead log from a connection of its own (after 256 commits or 16 MB, or when commits
+pause), so no commit waits for megabytes of log to be copied and synced.
 Everything else that touches the store from the owner thread goes through ``access()``, which
 waits for a running commit, so the connection is never used by two threads at once.
 
@@ -31,11 +33,19 @@ Example
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
+import time
 from typing import Any, Callable, Iterator
 
 from emcomm.errors import StoreError, UsageError
 from emcomm.node.store import Batch, Store
+
+log = logging.getLogger("emcomm.node")
+
+CHECKPOINT_AFTER_COMMITS = 256          # a small commit still adds a few pages to the log
+CHECKPOINT_AFTER_BYTES = 16 << 20       # of envelopes committed since the last checkpoint
+CHECKPOINT_IDLE_S = 0.2                 # ... or as soon as commits pause this long
 
 
 class GroupCommitter:
@@ -45,8 +55,13 @@ class GroupCommitter:
     runtime uses it to wake its poll. It must be quick and must not touch the store.
     """
 
-    def __init__(self, store: Store, on_done: Callable[[], None] | None = None):
+    def __init__(self, store: Store, on_done: Callable[[], None] | None = None, *,
+                 background_checkpoints: bool = True):
         self._store = store
+        self._ckpt = store.checkpoint_in_background() if background_checkpoints else None
+        self._ckpt_commits = 0
+        self._ckpt_bytes = 0
+        self._last_commit_s = time.monotonic()
         self._on_done = on_done
         self._lock = threading.Lock()             # held while the connection is in use
         self._cv = threading.Condition()
@@ -108,6 +123,8 @@ class GroupCommitter:
             self._closing = True
             self._cv.notify_all()
         self._thread.join()
+        if self._ckpt is not None:
+            self._ckpt.close()
 
     def _commit(self, batch: Batch) -> StoreError | None:
         try:
@@ -117,16 +134,42 @@ class GroupCommitter:
             return exc
         except Exception as exc:  # anything else must not kill the writer: nothing is acked
             return StoreError(f"store {self._store.path}: commit failed: {type(exc).__name__}: {exc}")
+        with self._cv:
+            self._ckpt_commits += 1
+            self._ckpt_bytes += sum(len(r.envelope) for r in batch.puts)
+            self._last_commit_s = time.monotonic()
         return None
+
+    def _checkpoint_due(self) -> bool:
+        # called with self._cv held
+        if self._ckpt is None or not self._ckpt_commits:
+            return False
+        return (self._ckpt_commits >= CHECKPOINT_AFTER_COMMITS or self._ckpt_bytes >= CHECKPOINT_AFTER_BYTES
+                or time.monotonic() - self._last_commit_s >= CHECKPOINT_IDLE_S)
+
+    def _checkpoint(self) -> None:
+        assert self._ckpt is not None
+        with self._cv:
+            self._ckpt_commits = self._ckpt_bytes = 0
+        problem = self._ckpt.run()
+        if problem is not None:
+            log.warning("%s (commits are unaffected; SQLite checkpoints inside a commit if this persists)", problem)
 
     def _run(self) -> None:
         while True:
             with self._cv:
-                self._cv.wait_for(lambda: self._job is not None or self._closing)
+                while self._job is None and not self._closing and not self._checkpoint_due():
+                    self._cv.wait(CHECKPOINT_IDLE_S)
                 if self._job is None:
-                    return
-                batch, token = self._job
-                self._job = None
+                    if self._closing:
+                        return
+                    job = None
+                else:
+                    job, self._job = self._job, None
+            if job is None:
+                self._checkpoint()      # commits paused or the log has grown: copy it over now
+                continue
+            batch, token = job
             err = self._commit(batch)
             with self._cv:
                 self._done = (token, err)

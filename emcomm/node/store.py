@@ -229,6 +229,19 @@ class Store:
                         "discarded; every committed transaction is intact", spath, torn)
         return store
 
+    def checkpoint_in_background(self) -> "WalCheckpointer":
+        """Stop checkpointing inside commits and return a checkpointer for another thread.
+
+        SQLite normally copies the write-ahead log into the database file inside the commit
+        that pushes the log past 1,000 pages, so that one commit (and every acknowledgement
+        waiting on it) takes as long as writing and syncing megabytes. Afterwards only a far
+        larger safety limit (``AUTOCHECKPOINT_SAFETY_PAGES``) is checkpointed inline; the
+        caller runs ``WalCheckpointer.run`` from its own thread, concurrently with commits.
+        """
+        conn = self._live()
+        conn.execute(f"PRAGMA wal_autocheckpoint={AUTOCHECKPOINT_SAFETY_PAGES}")
+        return WalCheckpointer(self.path)
+
     def close(self) -> None:
         """Checkpoint the log into the main file and close. Safe to call twice."""
         if self._conn is None:
@@ -397,6 +410,41 @@ INSERT INTO messages_v2(msg_id, priority, envelope, state, metadata, updated)
 DROP TABLE messages;
 ALTER TABLE messages_v2 RENAME TO messages;
 """
+
+
+AUTOCHECKPOINT_SAFETY_PAGES = 16384   # 256 MiB of log at 16 KiB pages: inline only if the background lags
+
+
+class WalCheckpointer:
+    """Copies committed log frames into the database file from a connection of its own.
+
+    PASSIVE checkpoints never wait for and never block a writer, so commits on the store's
+    connection go on while this runs (https://www.sqlite.org/c3ref/wal_checkpoint_v2.html).
+    Use it from one thread; a failure is reported, never raised (commits stay durable in
+    the log either way).
+    """
+
+    def __init__(self, path: str):
+        self.path = path
+        self._conn: sqlite3.Connection | None = None
+        self.runs = 0
+
+    def run(self) -> str | None:
+        """One PASSIVE checkpoint; returns None, or what went wrong."""
+        try:
+            if self._conn is None:
+                self._conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+                self._conn.execute("PRAGMA synchronous=FULL")
+            self._conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        except sqlite3.Error as exc:
+            return f"store {self.path}: background checkpoint failed: {exc}"
+        self.runs += 1
+        return None
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
 
 
 def _migrate_messages(conn: sqlite3.Connection) -> None:
