@@ -209,3 +209,11 @@ def test_listener_folds_status_and_event_topics_from_a_pub_socket():
     finally:
         listener.close()
         pub.close(0)
+
+
+def test_times_on_the_page_never_run_before_the_first_frame():
+    f = LiveFold(BASE)
+    f.add({"node": "t1", "links": {"t1-cc/tt": {"kind": "tiantong", "up": False},
+                                   "t1-bs1/cell": {"kind": "cellular", "up": False}}}, recv_s=50.0, topic="status")
+    s = f.situation(now_s=49.9)                # a "now" read just before the poll that got the frame
+    assert s.t_s == 0.0 and s.node("t1").cut_off_since_s == 0.0

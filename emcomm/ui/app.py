@@ -168,8 +168,8 @@ def live_page(endpoints: list[str], base_path: str | None, stale_after_s: float,
 
     @st.fragment(run_every=refresh_s)
     def tick() -> None:
-        now = time.monotonic()
         listener.poll(fold)
+        now = time.monotonic()       # after the poll: nothing folded is newer than "now"
         # Messages come and go inside one container that is always there, so the map below
         # keeps its place on the page (an element shifting position would rebuild the map).
         with st.container():

@@ -452,7 +452,7 @@ class LiveFold:
         links = [self._link(l, now_s) for l in self.base.links]
         nodes = [self._node(n, t0) for n in self.base.nodes]
         if self.last_heard:
-            nodes = self._connectivity(nodes, links, now_s - t0)
+            nodes = self._connectivity(nodes, links, max(0.0, now_s - t0))
         stats = []
         for p in Priority:
             lat = sorted(self.latencies[p])
@@ -462,7 +462,7 @@ class LiveFold:
                 latency_p95_s=lat[min(len(lat) - 1, int(0.95 * len(lat)))] if lat else None))
         usage = tuple(LinkUsage(kind=k, bytes=b, cost_cny=self.usage_cost.get(k, 0.0))
                       for k, b in sorted(self.usage_bytes.items()))
-        return dataclasses.replace(self.base, t_s=now_s - t0, nodes=tuple(nodes), links=tuple(links),
+        return dataclasses.replace(self.base, t_s=max(0.0, now_s - t0), nodes=tuple(nodes), links=tuple(links),
                                    stats=tuple(stats), feed=tuple(self.feed), routes=(), usage=usage,
                                    hazards=self.base.hazards + tuple(self.alert_overlays.values()))
 
