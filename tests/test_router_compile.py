@@ -92,3 +92,37 @@ def test_an_unknown_kind_names_the_link_even_among_shared_kind_objects() -> None
     G.edges[u, v, k][attrs.EDGE_KIND] = "carrier-pigeon"
     with pytest.raises(WeightError, match=f"link {k!r}: unknown kind 'carrier-pigeon'"):
         CompiledTopology.from_graph(G)
+
+
+# --- resolving many link ids at once --------------------------------------------------------
+
+def _many_links(ids: list) -> nx.MultiGraph:
+    G = nx.MultiGraph()
+    link = {attrs.EDGE_KIND: "radio", attrs.EDGE_UP: True, attrs.EDGE_LATENCY_S: 0.1, attrs.EDGE_RATE_BPS: 9600.0,
+            attrs.EDGE_MTU_BYTES: 512, attrs.EDGE_MIN_INTERVAL_S: 0.0, attrs.EDGE_LOSS: 0.0, attrs.EDGE_COST_PER_MB: 0.0}
+    for i, k in enumerate(ids):
+        G.add_edge(f"n{i}", f"n{i + 1}", key=k, **link)
+    return G
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.integers(0, 2**31), st.integers(64, 400))
+def test_bulk_resolution_equals_the_dict_even_for_equal_but_distinct_id_objects(seed, n) -> None:
+    rng = random.Random(seed)
+    ids = [f"link-{i}" for i in range(300)] + [-1, -2, 7, 2**61 - 1 + 7]   # hash(-1) == hash(-2), hash(7) == hash(2**61+6)
+    topo = CompiledTopology.from_graph(_many_links(ids))
+    wanted = [rng.choice(ids) for _ in range(n)]
+    fresh = [("".join(k) if isinstance(k, str) and rng.random() < 0.5 else k) for k in wanted]   # new str objects
+    expected = [topo.link_index[k] for k in wanted]
+    assert topo.links(fresh).tolist() == expected
+    assert topo.links(wanted).tolist() == expected
+
+
+def test_bulk_resolution_names_an_unknown_id_among_many() -> None:
+    ids = [f"link-{i}" for i in range(200)]
+    topo = CompiledTopology.from_graph(_many_links(ids))
+    from emcomm.errors import UnknownLinkError
+    with pytest.raises(UnknownLinkError, match="unknown link 'link-9999'"):
+        topo.links(ids[:100] + ["link-9999"])
+    with pytest.raises(UnknownLinkError, match=r"unknown link \['x'\]"):
+        topo.links(ids[:100] + [["x"]])

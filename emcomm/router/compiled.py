@@ -39,12 +39,14 @@ import numpy as np
 from emcomm.errors import UnknownLinkError, UnknownNodeError, WeightError
 from emcomm.links.profiles import LinkKind
 from emcomm.router import attrs
+from emcomm.router.kernels.idtable import build_table, probe
 from emcomm.router.kernels.layout import bfs_order, build_csr
 from emcomm.router.policy import KIND_CODE, KINDS
 
 _EDGE_FIELDS = (attrs.EDGE_KIND, attrs.EDGE_UP, *attrs.EDGE_METRICS)
 _get_numbers = itemgetter(attrs.EDGE_UP, *attrs.EDGE_METRICS)
 _N_NUMBERS = 1 + len(attrs.EDGE_METRICS)
+_BULK_IDS = 64   # from this many ids on, resolve them through the hash table, not one dict lookup each
 # CPython documents id() as the object's address, and a NumPy object array holds exactly
 # those addresses: reading them as int64 replaces a Python call per object.
 _POINTERS_ARE_IDS = sys.implementation.name == "cpython" and np.dtype(np.intp).itemsize == 8
@@ -66,6 +68,13 @@ def _check_metric(name: str, values: np.ndarray, link_ids: list, ok: np.ndarray,
             f"link {link_ids[i]!r}: {name} is {float(values[i])!r}; expected {expected} "
             f"({int((~ok).sum())} link(s) have this problem)"
         )
+
+
+def _known(key: object, index: dict) -> bool:
+    try:
+        return key in index
+    except TypeError:   # unhashable: never a link id
+        return False
 
 
 def suggest(name: Hashable, known: Iterable[Hashable]) -> str:
@@ -152,6 +161,7 @@ class CompiledTopology:
     slot_tail: np.ndarray       # int32[2L] tail node of each slot
     link_slots: np.ndarray      # int32[L, 2] the two slots of each link
     _link_index: dict[Hashable, int] | None = dataclasses.field(default=None, repr=False, compare=False)
+    _id_table: tuple | None = dataclasses.field(default=None, repr=False, compare=False)
 
     @property
     def link_index(self) -> dict[Hashable, int]:
@@ -289,15 +299,46 @@ class CompiledTopology:
         """Indices of link ids; :class:`UnknownLinkError` naming the first unknown one."""
         if isinstance(link_ids, LinkSet):
             return link_ids.indices
-        index = self.link_index
         link_ids = list(link_ids)
+        if len(link_ids) >= _BULK_IDS:
+            found = self._links_bulk(link_ids)
+            if found is not None:
+                return found
+        index = self.link_index
         try:
             return np.fromiter(map(index.__getitem__, link_ids), np.int64, len(link_ids))
         except (KeyError, TypeError):
-            bad = next(k for k in link_ids if k not in index)
+            bad = next(k for k in link_ids if not _known(k, index))
             raise UnknownLinkError(
                 f"unknown link {bad!r}: the topology has {self.n_links} links{suggest(bad, self.link_ids)}"
             ) from None
+
+    def _links_bulk(self, link_ids: list) -> np.ndarray | None:
+        # Candidates by hash (kernels/idtable.py), confirmed by identity in bulk, the rest by
+        # ==; None (→ the dict path, which names an unknown id) unless every id is confirmed.
+        if self._id_table is None:
+            link_obj = np.fromiter(self.link_ids, object, self.n_links)
+            link_hash = np.fromiter(map(hash, self.link_ids), np.int64, self.n_links)
+            table = np.full(1 << max(4, (2 * self.n_links - 1).bit_length()), -1, np.int64)
+            build_table(link_hash, table)
+            self._id_table = (table, link_hash, object_ids(link_obj), link_obj)
+        table, link_hash, link_id_ids, _ = self._id_table
+        try:
+            objs = np.fromiter(link_ids, object, len(link_ids))
+            hashes = np.fromiter(map(hash, link_ids), np.int64, len(link_ids))
+        except TypeError:
+            return None
+        out = np.empty(len(link_ids), np.int64)
+        probe(table, link_hash, hashes, out)
+        if (out < 0).any():
+            return None
+        same = link_id_ids[out] == object_ids(objs)
+        if not same.all():
+            rest = np.flatnonzero(~same)
+            names = self.link_ids
+            if not all(link_ids[k] == names[out[k]] for k in rest.tolist()):
+                return None
+        return out
 
     def kind_of(self, link: int) -> LinkKind:
         return KINDS[int(self.link_kind[link])]
