@@ -217,3 +217,20 @@ def test_times_on_the_page_never_run_before_the_first_frame():
                                    "t1-bs1/cell": {"kind": "cellular", "up": False}}}, recv_s=50.0, topic="status")
     s = f.situation(now_s=49.9)                # a "now" read just before the poll that got the frame
     assert s.t_s == 0.0 and s.node("t1").cut_off_since_s == 0.0
+
+
+def test_a_power_announcement_is_not_a_sign_of_life():
+    """The demo (not the node) announces site power: a silent node stays stale while on battery."""
+    f = LiveFold(BASE)
+    f.add({"kind": "power", "node": "t1", "t_s": 0.0, "detail": {"power": "battery", "up": True,
+                                                                  "battery_left_h": None}}, recv_s=1.0)
+    t1 = f.situation(now_s=100.0).node("t1")
+    assert t1.last_heard_s is None and t1.power == "battery" and node_state(t1, 99.0, 30.0) == "stale"
+
+
+def test_a_delivery_submitted_before_the_map_listened_still_counts_as_sent():
+    f = LiveFold(BASE)
+    f.add(TelemetryEvent(DELIVERED, 9.0, "cc", msg_id=b"\x09" * 16, priority=0, detail={"latency_s": 3.0}).as_dict(),
+          recv_s=10.0)
+    st = f.situation(now_s=11.0).stats[0]
+    assert (st.sent, st.delivered, st.latency_p50_s) == (1, 1, 3.0)

@@ -250,7 +250,8 @@ class LiveFold:
         mid = ev.get("msg_id") or ""
         detail = ev.get("detail") if isinstance(ev.get("detail"), Mapping) else {}
         link_id = ev.get("link_id") if isinstance(ev.get("link_id"), str) else ""
-        self.last_heard[node] = recv_s
+        if kind != "power":     # a site's power may be announced by others (a drill, the demo): not a sign of life
+            self.last_heard[node] = recv_s
         t_rel = recv_s - self.t0
         if kind == "submitted" and p >= 0:
             self.sent[p] += 1
@@ -457,7 +458,8 @@ class LiveFold:
         for p in Priority:
             lat = sorted(self.latencies[p])
             stats.append(PriorityStats(
-                priority=int(p), sent=self.sent[p], delivered=min(self.delivered[p], self.sent[p]),
+                # a message delivered was sent, even if its submission came before the map listened
+                priority=int(p), sent=max(self.sent[p], self.delivered[p]), delivered=self.delivered[p],
                 latency_p50_s=statistics.median(lat) if lat else None,
                 latency_p95_s=lat[min(len(lat) - 1, int(0.95 * len(lat)))] if lat else None))
         usage = tuple(LinkUsage(kind=k, bytes=b, cost_cny=self.usage_cost.get(k, 0.0))
