@@ -48,6 +48,7 @@ CHECKIN_GAP_S = 3.0        # one FLASH check-in per node per this many wall seco
 INBOX_POLL_S = 1.0
 STATUS_POLL_S = 2.0
 FAILING_ROLES = ("team", "sensor")
+POWER_EVERY_S = 2.0        # site power re-announced to the map this often (a map opened late learns it)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -147,6 +148,8 @@ class _Demo:
         self.t_s = 0.0
         self.recorder: DemoRecorder | None = None
         self.subs: list[zmq.Socket] = []
+        self.power_pub: zmq.Socket | None = None   # site power for the map: node processes do not know it
+        self._power_next = 0.0
         self.checkin_stats: list[tuple[str, str, float]] = []   # (node, link kind, seconds to delivery)
         self.custody: dict[str, int] = {}
 
@@ -201,7 +204,8 @@ class _Demo:
         if url is not None:
             self._say(f"the map stays live at {url}; press Ctrl-C to stop the mesh and the map")
             while True:
-                time.sleep(3600)
+                self._announce_power()
+                time.sleep(POWER_EVERY_S)
         return 0 if passed else 1
 
     def _start_nodes(self, out: Path) -> None:
@@ -249,7 +253,10 @@ class _Demo:
 
         port = self.opts.port or free_ports(1)[0]
         url = f"http://127.0.0.1:{port}/"
-        argv = [sys.executable, "-m", "emcomm", "ui", "--live", *[n.telemetry for n in self.plan.nodes],
+        self.power_pub = zmq.Context.instance().socket(zmq.PUB)
+        self.power_pub.setsockopt(zmq.LINGER, 0)
+        power_ep = f"tcp://127.0.0.1:{self.power_pub.bind_to_random_port('tcp://127.0.0.1')}"
+        argv = [sys.executable, "-m", "emcomm", "ui", "--live", *[n.telemetry for n in self.plan.nodes], power_ep,
                 "--base", str(base), "--port", str(port), "--refresh", "2"]
         self.children.start("map", argv, out / "logs" / "map.log")
         deadline = time.monotonic() + UI_START_TIMEOUT_S
@@ -301,6 +308,7 @@ class _Demo:
             if now >= next_status:
                 next_status = now + STATUS_POLL_S
                 self._statuses()
+            self._announce_power()
             if self.recorder.due(self.t_s):
                 self.recorder.keyframe(self.t_s, self.ledger)
             self._check_children()
@@ -331,6 +339,8 @@ class _Demo:
         elif narrate:
             self.say(c.text, level="alert" if not c.node_up or c.power == "battery" else "info", node=c.id)
         self.recorder.apply(c)
+        if c.kind == "node":
+            self._announce_power(force=True)
 
     def _checkin(self, node: str, link_id: str) -> None:
         """A FLASH welfare check-in from a team that just lost a link: shows where FLASH goes now."""
@@ -431,6 +441,22 @@ class _Demo:
                 out[n.id] = held
         return out
 
+    def _announce_power(self, force: bool = False) -> None:
+        """Every site's scripted power state as ``power`` telemetry events (the live map's
+        shape, emcomm.ui.live) on the map's extra endpoint: on a change, and every
+        POWER_EVERY_S so a map opened later learns it too."""
+        now = time.monotonic()
+        if self.power_pub is None or self.recorder is None or (not force and now < self._power_next):
+            return
+        self._power_next = now + POWER_EVERY_S
+        for nid, n in self.recorder.nodes.items():
+            ev = {"kind": "power", "t_s": self.t_s, "node": nid, "msg_id": "", "priority": -1, "link_id": "",
+                  "reason": "", "detail": {k: n.get(k) for k in ("power", "up", "battery_left_h")}}
+            try:
+                self.power_pub.send_multipart([b"event", msgpack.packb(ev, use_bin_type=True)], zmq.NOBLOCK)
+            except zmq.ZMQError:
+                pass    # the map is not listening: it learns the state from the next round
+
     def _statuses(self) -> None:
         assert self.recorder is not None
         for n in self.plan.nodes:
@@ -456,6 +482,7 @@ class _Demo:
             self._telemetry()
             self._inboxes()
             self._check_children()
+            self._announce_power()
             time.sleep(0.5)
 
     def _settle(self) -> None:
