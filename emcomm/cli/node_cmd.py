@@ -53,6 +53,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         q.add_argument("--api", help="the node's local API endpoint")
         q.add_argument("--data-dir", default=".", help="the node's data directory (to find its API; default: .)")
         q.add_argument("--timeout", type=float, default=5.0, help="seconds to wait for the node to answer")
+        q.add_argument("--identity", help="the node's own identity directory: a secure node's tcp:// API "
+                                          "answers only its own key (not needed for the default ipc:// API)")
         if name == "send":
             q.add_argument("--to", required=True, help="destination node id")
             q.add_argument("--priority", default="routine", help="flash, immediate, priority or routine")
@@ -133,16 +135,29 @@ def status_line(st: dict[str, Any]) -> str:
 
 def _client(args: argparse.Namespace) -> ApiClient:
     endpoint = args.api
+    running: dict[str, Any] = {}
     if not endpoint:
         info = Path(args.data_dir) / RUNTIME_FILE
         try:
-            endpoint = json.loads(info.read_text())["api"]
+            running = json.loads(info.read_text())
+            endpoint = running["api"]
         except FileNotFoundError:
             raise UsageError(f"no node is running with data directory {args.data_dir} ({info} not found); "
                              "start one with `emcomm node`, or pass --data-dir or --api") from None
-        except (OSError, ValueError, KeyError) as exc:
+        except (OSError, ValueError, KeyError, TypeError) as exc:
             raise UsageError(f"{info} is unreadable ({exc}); pass --api") from None
-    return ApiClient(endpoint, timeout_s=args.timeout)
+    curve = None
+    if str(endpoint).startswith("tcp://"):
+        if getattr(args, "identity", None):
+            from emcomm.node.identity import load_identity   # PyNaCl only when a key is used
+
+            ident = load_identity(args.identity)
+            server = str(running.get("curve_public") or "").encode("ascii") or ident.public.curve_public
+            curve = (ident.public.curve_public, ident.curve_secret, server)
+        elif running.get("curve_public"):
+            raise UsageError(f"node {running.get('id', '?')} runs secure and its API {endpoint} answers only the "
+                             "node's own key: pass --identity with the node's identity directory")
+    return ApiClient(endpoint, timeout_s=args.timeout, curve=curve)
 
 
 def run_send(args: argparse.Namespace) -> int:

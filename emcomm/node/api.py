@@ -72,18 +72,24 @@ class ApiClient:
     >>> c.close()
     """
 
-    def __init__(self, endpoint: str, timeout_s: float = 5.0, *, context: zmq.Context | None = None):
+    def __init__(self, endpoint: str, timeout_s: float = 5.0, *, context: zmq.Context | None = None,
+                 curve: tuple[bytes, bytes, bytes] | None = None):
+        """``curve`` is ``(client_public, client_secret, server_public)`` (Z85) for a secure
+        node's tcp:// API: the node admits only its own key (see emcomm.node.netsec)."""
         if endpoint.startswith("ipc://") and not os.path.exists(endpoint[len("ipc://"):]):
             raise NodeNotRunningError(f"no node is running at {endpoint} (the socket file does not exist); start it with `emcomm node`")
         self.endpoint = endpoint
         self.timeout_s = timeout_s
         self._ctx = context or zmq.Context.instance()
         self._sock: zmq.Socket | None = None
+        self._curve = curve
 
     def _socket(self) -> zmq.Socket:
         if self._sock is None:
             s = self._ctx.socket(zmq.DEALER)
             s.setsockopt(zmq.LINGER, 0)
+            if self._curve is not None:
+                s.curve_publickey, s.curve_secretkey, s.curve_serverkey = self._curve
             s.connect(self.endpoint)
             self._sock = s
         return self._sock
@@ -98,7 +104,9 @@ class ApiClient:
             self.close()
             raise NodeNotRunningError(
                 f"no reply from a node at {self.endpoint} within {wait_ms / 1000:.1f} s: the node is not running "
-                "or is overloaded; start it with `emcomm node` or check `--api`")
+                "or is overloaded; start it with `emcomm node` or check `--api`"
+                + ("" if self._curve is not None or not self.endpoint.startswith("tcp://") else
+                   " (a secure node's tcp:// API answers only its own key: pass --identity NODE_KEY_DIR)"))
         parts = sock.recv_multipart()
         reply = msgpack.unpackb(parts[-1], raw=False)
         if not reply.get("ok"):

@@ -5,6 +5,14 @@ This module owns the I/O that security needs (key files, the roster copy in the 
 directory, the audit log, ZeroMQ socket options and the ZAP socket). It must not make the
 message-level decisions: those are ``emcomm.node.security``'s, inside the core.
 
+Local sockets: the local API acts *as this node* (``send`` originates messages signed with
+its key), so a tcp:// API is a CURVE server that admits only this node's own key (whoever
+holds ``identity.key``: ``emcomm send --identity DIR``). A tcp:// telemetry PUB socket is a
+CURVE server that admits every active rostered key (the command centre's map reads it) and
+never a cut-off one. An ipc:// API or telemetry socket relies on file permissions instead:
+the data directory is made 0700 and the socket file 0600 after binding, so only the node's
+own user can connect. inproc:// endpoints are in-process only.
+
 Trust: the roster named in the node's configuration is trusted because the operator put
 it there; its authority key (or the one named by ``authority``) is pinned. A newer
 authority-signed roster received over the mesh is saved as ``roster.json`` in the data
@@ -14,6 +22,7 @@ directory and preferred at the next start when it is newer than the configured f
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +42,9 @@ log = logging.getLogger("emcomm.node.security")
 ROSTER_COPY = "roster.json"
 AUDIT_FILE = "audit.log"
 ZAP_DOMAIN = b"emcomm"
+API_DOMAIN = b"emcomm-api"
+TELEMETRY_DOMAIN = b"emcomm-telemetry"
+_LOCAL_DOMAINS = {"api": API_DOMAIN, "telemetry": TELEMETRY_DOMAIN}
 
 
 class NetSecurity:
@@ -59,6 +71,13 @@ class NetSecurity:
         self.security.on_roster = self._roster_changed
         self.context = zmq.Context()
         self.zap = ZapHandler(self.context, roster.allowed_curve_keys())
+        self.zap.set_domain(API_DOMAIN, {self.identity.public.curve_public: self.identity.node_id})
+        self.zap.set_domain(TELEMETRY_DOMAIN, roster.allowed_curve_keys())
+        try:
+            os.chmod(cfg.data_dir, 0o700)     # store, audit log and ipc sockets: this user only
+        except OSError as exc:
+            raise UsageError(f"cannot make the data directory {cfg.data_dir} private (mode 0700): {exc.strerror}; "
+                             "a secure node keeps its store and local API socket there") from None
         self.audit = AuditLog(cfg.data_dir / AUDIT_FILE)
         self._reconnect = False
         self._blocked_seen: set[str] = set()
@@ -71,6 +90,25 @@ class NetSecurity:
         s.curve_secretkey = self.identity.curve_secret
         s.curve_publickey = self.identity.public.curve_public
         s.curve_server = True
+
+    def local_server_socket(self, s: zmq.Socket, what: str, endpoint: str) -> None:
+        """Before binding the ``api`` or ``telemetry`` socket: CURVE with ZAP on tcp:// (see
+        the module's docstring for who is admitted); nothing on ipc:// or inproc://."""
+        if endpoint.startswith("tcp://"):
+            s.setsockopt(zmq.ZAP_DOMAIN, _LOCAL_DOMAINS[what])
+            s.curve_secretkey = self.identity.curve_secret
+            s.curve_publickey = self.identity.public.curve_public
+            s.curve_server = True
+
+    @staticmethod
+    def bound(endpoint: str) -> None:
+        """After binding a local socket: an ipc:// socket file is made 0600 (owner only)."""
+        if endpoint.startswith("ipc://"):
+            path = endpoint[len("ipc://"):]
+            try:
+                os.chmod(path, 0o600)
+            except OSError as exc:
+                raise UsageError(f"cannot restrict the socket {path} to this user (mode 0600): {exc.strerror}") from None
 
     def client_socket(self, s: zmq.Socket, neighbour: str) -> None:
         """CURVE client towards ``neighbour``'s rostered server key."""
@@ -114,6 +152,7 @@ class NetSecurity:
             self._reconnect = False
             allowed = {k: n for k, n in sec.roster.allowed_curve_keys().items() if n not in sec.blocked}
             self.zap.set_allowed(allowed)
+            self.zap.set_domain(TELEMETRY_DOMAIN, allowed)
             runtime.reconnect_peers()
 
     def close(self) -> None:

@@ -284,6 +284,8 @@ class NodeRuntime:
             s.setsockopt(zmq.RCVHWM, 100_000)
             if self.netsec is not None and what == "listen":
                 self.netsec.server_socket(s)
+        if self.netsec is not None and what in ("api", "telemetry"):
+            self.netsec.local_server_socket(s, what, endpoint)   # CURVE on tcp://, file mode on ipc://
         if endpoint.startswith("ipc://"):
             path = endpoint[len("ipc://"):]
             if os.path.exists(path):
@@ -297,6 +299,8 @@ class NodeRuntime:
                                  "choose another port") from None
             raise UsageError(f"cannot bind the {what} endpoint {endpoint}: {exc}") from None
         self._sockets.append(s)
+        if self.netsec is not None and what in ("api", "telemetry"):
+            self.netsec.bound(endpoint)
         return s
 
     def _lock(self) -> None:
@@ -313,6 +317,8 @@ class NodeRuntime:
     def _write_runtime_file(self) -> None:
         info = {"id": self.cfg.node_id, "pid": os.getpid(), "listen": self.cfg.listen,
                 "api": self.cfg.api_endpoint, "telemetry": self.cfg.telemetry}
+        if self.netsec is not None:   # clients need the server key of a tcp:// API or telemetry socket
+            info["curve_public"] = self.netsec.identity.public.curve_public.decode("ascii")
         tmp = self.cfg.data_dir / (RUNTIME_FILE + ".tmp")
         tmp.write_text(json.dumps(info, indent=1))
         os.replace(tmp, self.cfg.data_dir / RUNTIME_FILE)

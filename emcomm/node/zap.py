@@ -6,6 +6,10 @@ node id as User-Id, so every frame from the connection names who holds the key) 
 It must not make protocol decisions beyond "is this key allowed"; the runtime calls
 ``serve`` from its loop and replaces the allowlist when a roster update arrives.
 
+Each server socket names a ZAP domain; a domain given its own allowlist (``set_domain``:
+the local API admits only the node's own key, telemetry every rostered key) is answered
+from it, every other domain from the peers' allowlist.
+
 Example (in a program; the runtime does this)::
 
     zap = ZapHandler(ctx, {b"<40-char Z85 key>": "team1"})
@@ -35,11 +39,16 @@ class ZapHandler:
         self.socket.setsockopt(zmq.LINGER, 0)
         self.socket.bind(ZAP_ENDPOINT)
         self.allowed: dict[bytes, str] = dict(allowed)
+        self.domains: dict[bytes, dict[bytes, str]] = {}
         self.counters: collections.Counter[str] = collections.Counter()
 
     def set_allowed(self, allowed: Mapping[bytes, str]) -> None:
         """Replace the allowlist (new handshakes only; the runtime closes old connections)."""
         self.allowed = dict(allowed)
+
+    def set_domain(self, domain: bytes, allowed: Mapping[bytes, str]) -> None:
+        """Give the sockets of ZAP domain ``domain`` their own allowlist."""
+        self.domains[domain] = dict(allowed)
 
     def serve(self) -> int:
         """Answer every pending request; returns how many."""
@@ -56,7 +65,7 @@ class ZapHandler:
         if len(req) < 6:
             self.counters["zap.malformed"] += 1
             return [b"1.0", req[1] if len(req) > 1 else b"", b"500", b"malformed ZAP request", b"", b""]
-        version, request_id, _domain, address, _identity, mechanism = req[:6]
+        version, request_id, domain, address, _identity, mechanism = req[:6]
         creds = req[6:]
         if mechanism != b"CURVE" or len(creds) != 1 or len(creds[0]) != 32:
             self.counters["zap.refused_mechanism"] += 1
@@ -64,13 +73,14 @@ class ZapHandler:
                         mechanism.decode(errors="replace"), address.decode(errors="replace"))
             return [version, request_id, b"400", b"CURVE required", b"", b""]
         key = zmq.utils.z85.encode(creds[0])
-        node = self.allowed.get(key)
+        node = self.domains.get(domain, self.allowed).get(key)
         if node is None:
             self.counters["zap.refused_key"] += 1
             n = self.counters["zap.refused_key"]
             if n <= 10 or n % 1000 == 0:
-                log.warning("refused a connection from %s: CURVE key %s is not on the roster or is revoked (%d so far)",
-                            address.decode(errors="replace"), key.decode(), n)
+                log.warning("refused a connection from %s to %s: CURVE key %s is not allowed there (not on the "
+                            "roster, revoked, or not this node's own key for its API) (%d so far)",
+                            address.decode(errors="replace"), domain.decode(errors="replace"), key.decode(), n)
             return [version, request_id, b"400", b"key not on the roster", b"", b""]
         self.counters["zap.admitted"] += 1
         return [version, request_id, b"200", b"OK", node.encode(), b""]
