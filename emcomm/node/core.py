@@ -407,6 +407,39 @@ class NodeCore:
         self._pump_all(now, out)
         return out
 
+    def persist_failed(self, msg_ids: Iterable[bytes], now: float) -> tuple[list[bytes], list[Action]]:
+        """The runtime could not store the records with these ids (e.g. the disk is full):
+        returns ``(discarded ids, actions)``.
+
+        A message the local application submitted is discarded: its sender is told "not
+        accepted", so it must never be delivered; the id is forgotten (a resubmission with the
+        same id is a new submission). The runtime must drop the discarded ids' records *and*
+        seen ids from its retry. Anything else (a frame from a peer, which keeps custody
+        without our hop-ack, or a receipt this node made) stays waiting for a retried commit
+        and its ``stored``. Unknown or already stored ids are ignored.
+
+        >>> from emcomm.links.profiles import make_profile
+        >>> core = NodeCore("a", NodeConfig(links={"ab": ("b", make_profile("fibre"))}))
+        >>> mid, _ = core.submit("b", Priority.FLASH, ContentType.TEXT, b"x", now=0.0)
+        >>> core.persist_failed([mid], now=0.1)[0] == [mid]
+        True
+        >>> [a for a in core.stored([mid], now=1.0) if getattr(a, "status", "") == "accepted"]
+        []
+        """
+        out: list[Action] = []
+        discarded: list[bytes] = []
+        for mid in msg_ids:
+            msg = self._msgs.get(mid)
+            if msg is None or msg.stage != "storing" or not msg.app:
+                continue
+            msg.stage = "done"
+            del self._msgs[mid]
+            self._seen.pop(mid, None)
+            discarded.append(mid)
+            self._drop(out, "not_stored", f"{mid.hex()} to {msg.env.dst}: the store commit failed; "
+                                          "the sender was told it was not accepted", now, mid, msg.env.priority)
+        return discarded, out
+
     def link_changed(self, link_id: str, up: bool, now: float, **measured: float) -> list[Action]:
         """A link went up or down, or its measured figures changed.
 
