@@ -1,6 +1,7 @@
 """Robustness rules of the node core found by the chaos harness, proved in memory (simulated
-clock, no sockets): a submission whose store commit failed is never delivered (the sender was
-told "not accepted")."""
+clock, no sockets): a clock that jumps back across a restart never makes an accepted message
+vanish; a submission whose store commit failed is never delivered (the sender was told
+"not accepted")."""
 
 from __future__ import annotations
 
@@ -9,8 +10,132 @@ from typing import Any
 from emcomm.node import wire
 from emcomm.node.actions import Persist, Receipt, Transmit
 from emcomm.node.core import NodeConfig, NodeCore
+from emcomm.node.security import NodeSecurity
 from emcomm.priority import Priority
 from tests.test_core_harness import Mesh, profile
+from tests.test_security_core import _ids, _roster
+
+
+class SkewedCore:
+    """A NodeCore whose clock reads ``offset_s`` ahead of the mesh's (a laptop with a wrong clock)."""
+
+    def __init__(self, core: NodeCore, offset_s: float):
+        self.inner, self.offset_s = core, offset_s
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def submit(self, *args: Any, **kw: Any) -> Any:
+        dst, prio, ctype, body, now, *rest = args
+        return self.inner.submit(dst, prio, ctype, body, now + self.offset_s, *rest, **kw)
+
+    def handle_frame(self, link_id: str, data: bytes, now: float) -> list[Any]:
+        return self.inner.handle_frame(link_id, data, now + self.offset_s)
+
+    def stored(self, ids: Any, now: float) -> list[Any]:
+        return self.inner.stored(ids, now + self.offset_s)
+
+    def link_changed(self, link_id: str, up: bool, now: float, **kw: float) -> list[Any]:
+        return self.inner.link_changed(link_id, up, now + self.offset_s, **kw)
+
+    def tick(self, now: float) -> list[Any]:
+        return self.inner.tick(now + self.offset_s)
+
+    def next_wakeup(self) -> float | None:
+        w = self.inner.next_wakeup()
+        return None if w is None else w - self.offset_s
+
+
+class SecureSkewMesh(Mesh):
+    """The core harness with every core rostered and signing, and a clock offset per node that
+    takes effect at the node's next (re)start."""
+
+    def __init__(self, links: list[tuple[str, str, str, str]], **kw: Any):
+        super().__init__([(lid, a, b, profile(kind, loss=0.0)) for lid, a, b, kind in links], **kw)
+        auth, self.ids = _ids({n: "commander" if n == "cc" else "responder" for n in self.nodes})
+        self.roster = _roster(auth, self.ids)
+        self.offsets: dict[str, float] = {n: 0.0 for n in self.nodes}
+        for nid, node in self.nodes.items():
+            node.core = self._make(nid, None)  # type: ignore[assignment]
+
+    def _make(self, nid: str, restored: Any) -> SkewedCore:
+        node = self.nodes[nid]
+        core = NodeCore(nid, node.config, restored=restored, seed=hash((nid, node.incarnation)) & 0xFFFF,
+                        security=NodeSecurity(self.ids[nid], self.roster))
+        return SkewedCore(core, self.offsets[nid])
+
+    def restart(self, nid: str) -> None:
+        node = self.nodes[nid]
+        node.core = self._make(nid, node.store.load())  # type: ignore[assignment]
+        for link in self.links.values():
+            if nid in (link.a, link.b) and not link.up:
+                self._execute(nid, node.core.link_changed(link.link_id, False, self.t))
+        self._execute(nid, node.core.tick(self.t))
+
+
+LINE = [("a-r/fibre", "a", "r", "fibre"), ("cc-r/fibre", "cc", "r", "fibre")]
+
+
+# ------------------------------------------------------------------ clock jumps (bug 2)
+def test_message_accepted_with_a_clock_120s_ahead_is_delivered_after_a_restart_with_the_right_clock() -> None:
+    """Accepted while the node's clock ran 120 s ahead, held (its link down), the node restarted
+    with the right clock: the message still reaches its destination, exactly once."""
+    mesh = SecureSkewMesh(LINE)
+    mesh.offsets["a"] = 120.0
+    mesh.crash("a")
+    mesh.restart("a")
+    mesh.run(5.0)
+    mesh.set_link("a-r/fibre", False)
+    mid = mesh.submit("a", "cc", Priority.ROUTINE, b"casualty list", ttl_s=3600.0)
+    assert [r.status for _, r in mesh.nodes["a"].receipts if r.msg_id == mid] == ["accepted"]
+    mesh.run(8.0)
+    mesh.crash("a")
+    mesh.offsets["a"] = 0.0
+    mesh.restart("a")
+    mesh.set_link("a-r/fibre", True)
+    mesh.run(40.0)
+    assert mesh.delivered_ids("cc").count(mid) == 1
+    assert not [d for n in mesh.nodes.values() for _, d in n.dropped if d.msg_id == mid and d.reason != "duplicate"]
+
+
+def test_a_relay_whose_clock_is_stepped_back_while_running_forwards_no_more_lifetime_than_it_got() -> None:
+    """The clock of a running relay is stepped back 120 s (as NTP would) while it holds a
+    message: the remaining lifetime it forwards is capped by what the message carried when it
+    was accepted (a longer one is refused at the destination as forged, and lost)."""
+    mesh = SecureSkewMesh(LINE)
+    mesh.offsets["r"] = 120.0
+    mesh.crash("r")
+    mesh.restart("r")
+    mesh.run(5.0)
+    mesh.set_link("cc-r/fibre", False)
+    mid = mesh.submit("a", "cc", Priority.ROUTINE, b"held at the relay", ttl_s=600.0)
+    mesh.run(10.0)
+    mesh.nodes["r"].core.offset_s = 0.0      # type: ignore[union-attr]
+    mesh.set_link("cc-r/fibre", True)
+    mesh.run(30.0)
+    sent = [f for _, f in mesh.data_sends("r", "cc-r/fibre") if isinstance(f, wire.Envelope) and f.msg_id == mid]
+    assert sent and all(f.ttl_s <= 600.0 for f in sent)
+    assert mesh.delivered_ids("cc").count(mid) == 1
+
+
+def test_a_clock_jump_forward_expires_a_message_with_a_reason_never_silently() -> None:
+    """A clock jumping far forward past a held message's TTL expires it: the sender's
+    application gets an "expired" receipt and the drop is counted with its reason."""
+    mesh = SecureSkewMesh(LINE)
+    mesh.run(2.0)
+    mesh.set_link("a-r/fibre", False)
+    mid = mesh.submit("a", "cc", Priority.ROUTINE, b"short lived", ttl_s=60.0)
+    mesh.run(4.0)
+    mesh.crash("a")
+    mesh.offsets["a"] = 120.0
+    mesh.restart("a")
+    mesh.run(6.0)
+    statuses = [r.status for _, r in mesh.nodes["a"].receipts if r.msg_id == mid]
+    assert statuses == ["accepted", "expired"]
+    assert any(d.reason == "expired" and d.msg_id == mid for _, d in mesh.nodes["a"].dropped)
+    assert mid not in mesh.nodes["a"].store.records
+
+
 
 
 # ------------------------------------------------------------------ failed store commits (bug 3)

@@ -749,7 +749,10 @@ class NodeCore:
     def _frames_for(self, copy: _Copy, link: _Link, now: float) -> list[bytes] | None:
         msg = copy.msg
         env = msg.env
-        ttl = max(0.0, msg.expires_s - now)
+        # never more lifetime than the message carried when accepted here: after the clock moved
+        # back (a restart with a corrected clock) expires_s - now grows, and a signed message
+        # claiming more than its original lifetime is refused at its destination as forged
+        ttl = max(0.0, min(msg.expires_s - now, env.ttl_s))
         hops = env.hop_count if msg.local else env.hop_count + 1
         out_env = _in_transit(env, round(ttl, 3), min(hops, env.hop_limit))
         try:
@@ -1052,6 +1055,12 @@ class NodeCore:
                 link.last_heard_s = now
             if self._lsdb_bytes:
                 self.lsdb.load_bytes(self._lsdb_bytes, now)
+            for mid, msg in self._msgs.items():
+                # restored expiry was on the clock before the restart; if that clock ran ahead,
+                # the message would outlive its lifetime here: cap it at what it carried on arrival
+                if msg.expires_s > now + msg.env.ttl_s:
+                    msg.expires_s = now + msg.env.ttl_s
+                    heapq.heappush(self._ttl_heap, (msg.expires_s, mid))
             self._rebuild_routes(now, quiet=True, out=self._pending)
 
     def _drop(self, out: list[Action], reason: str, detail: str, now: float,
