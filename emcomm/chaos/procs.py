@@ -25,6 +25,7 @@ from typing import Any
 from emcomm.demo.procs import Children
 from emcomm.errors import EmcommError, UsageError
 from emcomm.node.api import ApiClient
+from emcomm.node.identity import load_identity
 from emcomm.node.runtime import CLOCK_OFFSET_ENV
 from emcomm.node.store import FULL_FLAG_ENV
 
@@ -163,8 +164,17 @@ class NodeProcs:
         """One API request from this thread's own client (ZeroMQ sockets are per thread)."""
         clients: dict[str, ApiClient] = self._clients.__dict__.setdefault("by_node", {})
         if node not in clients:
-            clients[node] = ApiClient(self.apis[node], timeout_s=timeout_s)
+            clients[node] = ApiClient(self.apis[node], timeout_s=timeout_s, curve=self._curve(node))
         return clients[node].call(op, timeout_s=timeout_s, **fields)
+
+    def _curve(self, node: str) -> tuple[bytes, bytes, bytes] | None:
+        # a secure node's tcp:// API admits only the node's own key
+        import tomllib
+        key_dir = tomllib.loads(self.configs[node].read_text()).get("identity")
+        if not key_dir:
+            return None
+        ident = load_identity(Path(key_dir))
+        return ident.public.curve_public, ident.curve_secret, ident.public.curve_public
 
     def forget_clients(self, node: str) -> None:
         clients = self._clients.__dict__.get("by_node", {})
