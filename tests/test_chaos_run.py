@@ -33,9 +33,6 @@ def test_no_message_delivered_twice(result: RunResult) -> None:
 
 
 @pytest.mark.timeout(400)
-@pytest.mark.xfail(reason="known node issue found by this harness: a message accepted by a node whose clock ran 120 s "
-                          "ahead, just before it was restarted with the right clock, was found in no store and never "
-                          "delivered (seen only at its source); see the run's history.jsonl and status/", strict=False)
 def test_no_accepted_message_lost(result: RunResult) -> None:
     r = result.report
     assert r.delivered + r.expired + r.in_custody == r.accepted and r.lost == 0, r.violations
@@ -67,10 +64,6 @@ def test_torn_write_detected_at_start(result: RunResult) -> None:
 
 
 @pytest.mark.timeout(400)
-@pytest.mark.xfail(reason="known node issue found by this harness: adverts a node floods to a neighbour whose end of "
-                          "a healed link is not up yet are dropped there and never re-sent (only the neighbour's own "
-                          "advert is re-sent on a heartbeat mismatch), so a healed node can keep a stale view of "
-                          "third-party adverts until the 300 s refresh", strict=False)
 def test_nodes_converge_to_one_link_state_view_after_each_heal(result: RunResult) -> None:
     heals = result.report.convergence
     assert len(heals) >= 3

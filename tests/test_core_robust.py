@@ -1,7 +1,7 @@
 """Robustness rules of the node core found by the chaos harness, proved in memory (simulated
 clock, no sockets): a clock that jumps back across a restart never makes an accepted message
 vanish; a submission whose store commit failed is never delivered (the sender was told
-"not accepted")."""
+"not accepted"); after a heal every node's link-state view converges within a few heartbeats."""
 
 from __future__ import annotations
 
@@ -222,3 +222,93 @@ def test_a_late_store_confirmation_of_a_refused_submission_is_ignored() -> None:
     assert not [a for a in later if isinstance(a, (Receipt, Transmit)) and getattr(a, "msg_id", None) == mid]
     assert not [a for a in later if isinstance(a, Transmit) and isinstance(wire.decode(a.data), wire.Envelope)]
     assert core.snapshot(1.0)["messages"] == 0
+
+
+# ------------------------------------------------------------------ link-state resynchronisation (bug 1)
+HEARTBEAT_S = NodeConfig(links={}).heartbeat_interval_s
+
+
+def _digests(mesh: Mesh) -> set[str]:
+    return {mesh.core(n).snapshot(mesh.t)["lsdb_digest"] for n in mesh.nodes}
+
+
+def _converge_s(mesh: Mesh, bound_s: float) -> float | None:
+    """Seconds until every node holds the same link-state view (None: not within ``bound_s``)."""
+    t0 = mesh.t
+    while mesh.t < t0 + bound_s:
+        if len(_digests(mesh)) == 1:
+            return mesh.t - t0
+        mesh.run(mesh.t + 0.5)
+    return None
+
+
+def _chain() -> Mesh:
+    fibre = profile("fibre", loss=0.0)
+    return Mesh([("x-y/fibre", "x", "y", fibre), ("a-x/fibre", "a", "x", fibre), ("a-r/fibre", "a", "r", fibre),
+                 ("b-r/fibre", "b", "r", fibre)])
+
+
+def _remeasure(mesh: Mesh, nid: str, link_id: str) -> None:
+    """The node measures a new latency on one of its links: its advert changes."""
+    mesh._execute(nid, mesh.core(nid).link_changed(link_id, True, mesh.t, latency_s=0.08))
+
+
+def test_after_a_heal_whose_far_end_came_up_late_every_view_converges_within_a_few_heartbeats() -> None:
+    """a's end of the healed link comes up first: its flood of the database is lost (r's end is
+    still down); r's end comes up later. The adverts changed during the partition still reach
+    r and b within a few heartbeat intervals (not at the 300 s refresh)."""
+    mesh = _chain()
+    mesh.run(30.0)
+    assert _converge_s(mesh, 30.0) is not None
+    mesh.set_link("a-r/fibre", False)
+    mesh.run(40.0)
+    _remeasure(mesh, "x", "x-y/fibre")         # changes on a's side while cut off
+    mesh.run(50.0)
+    mesh._execute("a", mesh.core("a").link_changed("a-r/fibre", True, mesh.t))   # a's end first: frames dropped
+    mesh.run(53.0)
+    mesh.set_link("a-r/fibre", True)           # then r's end
+    after = _converge_s(mesh, 120.0)
+    assert after is not None and after <= 3 * HEARTBEAT_S, after
+
+
+def test_a_node_restarted_with_an_old_database_catches_up_within_a_few_heartbeats() -> None:
+    """b is killed and restarted from its store before its neighbour notices; meanwhile the
+    mesh changed. b's saved link-state database is old, and nobody re-floods to it: the digest
+    in the heartbeats and the summary exchange bring it up to date."""
+    mesh = _chain()
+    mesh.run(30.0)
+    assert _converge_s(mesh, 30.0) is not None
+    mesh.crash("b")
+    _remeasure(mesh, "x", "x-y/fibre")
+    mesh.run(mesh.t + 3.0)
+    mesh.restart("b")
+    after = _converge_s(mesh, 120.0)
+    assert after is not None and after <= 3 * HEARTBEAT_S, after
+
+
+def test_summaries_stop_once_the_views_agree() -> None:
+    """The resynchronisation is not a standing cost: with equal views no summary is sent."""
+    mesh = _chain()
+    mesh.run(30.0)
+    assert _converge_s(mesh, 60.0) is not None
+    mesh.run(mesh.t + 5.0)
+    before = {n: mesh.core(n).counters["tx_summaries"] for n in mesh.nodes}
+    mesh.run(mesh.t + 10 * HEARTBEAT_S)
+    assert {n: mesh.core(n).counters["tx_summaries"] for n in mesh.nodes} == before
+    assert len(_digests(mesh)) == 1
+
+
+def test_summary_frames_round_trip_and_bad_ones_are_refused() -> None:
+    s = wire.LinkStateSummary("a", (("b", 3), ("a", 7)))
+    assert wire.decode(wire.encode(s)) == s
+    hb = wire.Heartbeat("a", 1, 2, b"\x01" * wire.LSDB_DIGEST_BYTES)
+    assert wire.decode(wire.encode(hb)) == hb
+    import msgpack
+    from emcomm.errors import RemoteInputError
+    for bad in ([1, 7, "a", [["b"]]], [1, 7, "a", "x"], [1, 7, "a", [["b", -1]]]):
+        try:
+            wire.decode(msgpack.packb(bad))
+        except RemoteInputError as exc:
+            assert exc.reason == "bad_field"
+        else:
+            raise AssertionError(f"accepted {bad}")

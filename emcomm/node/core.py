@@ -177,7 +177,10 @@ class _Link:
     heartbeat_s: float = 10.0       # send a heartbeat after this long without sending
     due_s: float = math.nan         # cached earliest time this link needs a tick (nan: not in the heap)
     hb_rx: tuple[bytes, Any] = (b"", None)                  # last heartbeat received: bytes, decoded
-    hb_tx: tuple[tuple[int, int], bytes] = ((-1, -1), b"")  # last heartbeat sent: seqs, bytes
+    hb_tx: tuple[tuple[int, int, bytes], bytes] = ((-1, -1, b""), b"")  # last heartbeat sent: seqs+digest, bytes
+    summary: bytes = b""            # our LSDB summary waiting to go (link came up, the neighbour's digest differs)
+    last_summary_s: float = -math.inf
+    summary_last: bool = False      # the last control frame sent was a summary: an advert waiting goes next
 
     @property
     def usable(self) -> bool:
@@ -336,7 +339,8 @@ class NodeCore:
             if isinstance(frame, Envelope):
                 if frame.msg_id != frag_id:
                     return self._drop(out, "bad_field", f"fragments on {link_id} did not make a message", now)
-            elif not isinstance(frame, wire.LinkStateAdvert) or control_frame_id(whole) != frag_id:
+            elif (not isinstance(frame, (wire.LinkStateAdvert, wire.LinkStateSummary))
+                  or control_frame_id(whole) != frag_id):
                 return self._drop(out, "bad_field", f"fragments on {link_id} did not make a message "
                                                     "or a link-state advert with a matching digest", now)
         if isinstance(frame, Envelope):
@@ -355,6 +359,12 @@ class NodeCore:
                 # the neighbour missed our latest advert (adverts are not acked): send it again
                 link.adverts[self.node_id] = self._own_lsa
                 self.counters["advert_resends"] += 1
+            if (frame.digest and frame.digest != self.lsdb.digest_bytes(self._lsa_seq)
+                    and now >= link.last_summary_s + self._heartbeat_s(link)):
+                # our link-state views differ: compare summaries, each side pushes what is newer
+                self._want_summary(link)
+        elif isinstance(frame, wire.LinkStateSummary):
+            self._on_summary(link, frame, now, out)
         self._pump_all(now, out)
         return out
 
@@ -538,7 +548,7 @@ class NodeCore:
         due = max(send_at, link.last_sent_s + link.heartbeat_s)
         if link.acks or link.advert_frames or (link.usable and link.queue):
             due = send_at
-        elif link.adverts:
+        elif link.adverts or link.summary:
             gap = self.config.thin_link_advert_gap_s if link.thin else self.config.advert_min_gap_s
             due = min(due, max(send_at, link.last_advert_s + gap))
         if link.alive:
@@ -817,6 +827,7 @@ class NodeCore:
             for adv in self.lsdb.adverts(now):
                 if adv.origin != link.neighbour:
                     link.adverts.setdefault(adv.origin, adv)
+            self._want_summary(link)    # and we may have restarted with an old database: ask for newer
         if not link.alive:
             was = link.usable
             link.alive = True
@@ -832,10 +843,12 @@ class NodeCore:
         self._own_dirty = True
         if link.usable:
             self._emit(out, tm.LINK_UP, now, None, link=link.link_id)
-            # a neighbour (re)appears: tell it everything we know
+            # a neighbour (re)appears: tell it everything we know, and what we hold (its end
+            # may not have been up to hear our flood; our summary makes it push what we lack)
             for adv in self.lsdb.adverts(now):
                 link.adverts[adv.origin] = adv
             link.last_advert_s = -math.inf
+            self._want_summary(link)
         else:
             self._emit(out, tm.LINK_DOWN, now, None, link=link.link_id,
                        reason="down" if not link.phys_up else "neighbour_silent")
@@ -916,6 +929,35 @@ class NodeCore:
                 self._touched[other.link_id] = other
         self._rebuild_routes(now, out=out)
 
+    def _on_summary(self, link: _Link, summary: wire.LinkStateSummary, now: float, out: list[Action]) -> None:
+        """A neighbour's (origin, seq) list: push every advert we hold newer than its, and
+        send our summary back when it holds newer ones than we do (it pushes them then)."""
+        self.counters["rx_summaries"] += 1
+        if summary.node_id != link.neighbour:
+            self._drop(out, "wrong_peer", f"summary from {summary.node_id!r} on {link.link_id}, "
+                                          f"expected {link.neighbour!r}", now)
+            return
+        theirs = dict(summary.entries)
+        for origin, seq in self.lsdb.summary(self._lsa_seq):
+            if theirs.get(origin, -1) >= seq or origin == link.neighbour:
+                continue
+            adv = self._own_lsa if origin == self.node_id else self.lsdb.advert_of(origin, now)
+            if adv is not None and adv.seq > theirs.get(origin, -1) and link.advert_sending != (origin, adv.seq):
+                link.adverts[origin] = adv
+                self.counters["summary_pushes"] += 1
+        if theirs.get(self.node_id, -1) > self._lsa_seq:    # our own advert from before a restart
+            self._lsa_seq = theirs[self.node_id]
+            self._own_dirty = True
+        if any(seq > self.lsdb.seq_of(o) for o, seq in theirs.items() if o != self.node_id):
+            self._want_summary(link)
+        self._touched[link.link_id] = link
+
+    def _want_summary(self, link: _Link) -> None:
+        # the summary is taken now (like a queued advert): what we held when the need arose
+        if not link.summary:
+            link.summary = wire.encode_summary(wire.LinkStateSummary(self.node_id, tuple(self.lsdb.summary(self._lsa_seq))))
+            self._touched[link.link_id] = link
+
     def _queue_ack(self, link: _Link, mid: bytes, priority: int) -> None:
         self._touched[link.link_id] = link
         if not link.acks:
@@ -939,7 +981,7 @@ class NodeCore:
         return now >= link.next_send_s and link.busy_until_s <= now + self.config.pacing_burst_s
 
     def _pump(self, link: _Link, now: float, out: list[Action]) -> None:
-        if (not (link.acks or link.adverts or link.queue or link.advert_frames)
+        if (not (link.acks or link.adverts or link.queue or link.advert_frames or link.summary)
                 and now < link.last_sent_s + self._heartbeat_s(link)):
             return      # nothing to send and no heartbeat due (the common case for most links)
         cfg = self.config
@@ -952,7 +994,7 @@ class NodeCore:
                 choices.append((head, _DATA))
             if link.advert_frames:          # the rest of an advert cut to fit the MTU
                 choices.append((0.5 if link.thin else -1.0, _ADVERT))
-            elif link.adverts:
+            elif link.adverts or link.summary:
                 gap = cfg.thin_link_advert_gap_s if link.thin else cfg.advert_min_gap_s
                 if now >= link.last_advert_s + gap:
                     # on a thin link adverts never go ahead of FLASH; elsewhere they go first
@@ -999,7 +1041,19 @@ class NodeCore:
                     self._await_ack(copy, link, now)
                 self.counters["tx_data_frames"] += 1
             elif what == _ADVERT:
-                if not link.advert_frames:
+                if not link.advert_frames and link.summary and not (link.summary_last and link.adverts):
+                    # the summary goes first (it is small), but never twice while adverts wait
+                    summary, link.summary = link.summary, b""
+                    link.summary_last = True
+                    link.last_summary_s = link.last_advert_s = now
+                    try:
+                        link.advert_frames = split_control(summary, link.profile.mtu_bytes)
+                    except UsageError as exc:
+                        self._drop(out, "too_large", f"link-state summary on {link.link_id}: {exc}", now)
+                        continue
+                    self.counters["tx_summaries"] += 1
+                elif not link.advert_frames:
+                    link.summary_last = False
                     origin = next(iter(link.adverts))
                     adv = link.adverts.pop(origin)
                     if origin != self.node_id:
@@ -1017,8 +1071,8 @@ class NodeCore:
                 if not link.advert_frames:
                     link.advert_sending = None
             else:
-                seqs = (self._lsa_seq, max(0, self.lsdb.seq_of(link.neighbour)))
-                if link.hb_tx[0] != seqs:       # encoded once per change of either seq
+                seqs = (self._lsa_seq, max(0, self.lsdb.seq_of(link.neighbour)), self.lsdb.digest_bytes(self._lsa_seq))
+                if link.hb_tx[0] != seqs:       # encoded once per change of either seq or the digest
                     link.hb_tx = (seqs, wire.encode_heartbeat(wire.Heartbeat(self.node_id, *seqs)))
                 data = link.hb_tx[1]
                 prio = int(Priority.ROUTINE)

@@ -59,6 +59,7 @@ class LinkStateDB:
         self.version = 0
         self._expiry: float | None = None       # cached next_expiry()
         self._expiry_known = True
+        self._digest: tuple[int, bytes] | None = None   # cached digest_bytes(): (own_seq, digest)
 
     def install(self, advert: wire.LinkStateAdvert, now: float) -> bool:
         """Keep ``advert`` if it is newer than what is held; True when it changed the database
@@ -72,6 +73,7 @@ class LinkStateDB:
             self.version += 1
         self._entries[advert.origin] = _Entry(advert, now)
         self._expiry_known = False
+        self._digest = None
         return True
 
     def expire(self, now: float) -> list[str]:
@@ -85,6 +87,7 @@ class LinkStateDB:
             del self._entries[o]
         if old:
             self.version += 1
+            self._digest = None
         return old
 
     def next_expiry(self) -> float | None:
@@ -119,8 +122,28 @@ class LinkStateDB:
         >>> LinkStateDB("a").digest(3) == LinkStateDB("b").digest(3)
         False
         """
-        versions = sorted([(o, e.advert.seq) for o, e in self._entries.items()] + [(self.self_id, own_seq)])
-        return hashlib.blake2b(repr(versions).encode(), digest_size=8).hexdigest()
+        return self.digest_bytes(own_seq).hex()
+
+    def digest_bytes(self, own_seq: int) -> bytes:
+        """``digest`` as the 8 bytes a heartbeat carries (cached until the database changes)."""
+        if self._digest is None or self._digest[0] != own_seq:
+            versions = sorted(self.summary(own_seq))
+            self._digest = (own_seq, hashlib.blake2b(repr(versions).encode(), digest_size=8).digest())
+        return self._digest[1]
+
+    def summary(self, own_seq: int) -> list[tuple[str, int]]:
+        """``(origin, seq)`` of every held advert and of this node's own (what a neighbour
+        compares with its database to push what is newer).
+
+        >>> LinkStateDB("a").summary(2)
+        [('a', 2)]
+        """
+        return [(o, e.advert.seq) for o, e in self._entries.items()] + [(self.self_id, own_seq)]
+
+    def advert_of(self, origin: str, now: float) -> wire.LinkStateAdvert | None:
+        """The advert held for ``origin`` with its age brought up to ``now`` (None when none)."""
+        e = self._entries.get(origin)
+        return None if e is None else dataclasses.replace(e.advert, age_s=round(e.age_s(now), 3))
 
     def graph(self, own_links: Mapping[str, wire.LinkAdvert]) -> nx.MultiGraph:
         """The topology as a MultiGraph (edge key = link id) with ``attrs`` names.

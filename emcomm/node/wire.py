@@ -56,6 +56,8 @@ MAX_ID_BYTES = 64              # node / link / group ids, UTF-8
 MAX_TTL_S = 30 * 86400.0       # a message lives at most 30 days
 MAX_HOPS = 255
 MAX_LINKS_PER_ADVERT = 256
+MAX_SUMMARY_ENTRIES = 4096     # origins listed in one LSDB_SUMMARY
+LSDB_DIGEST_BYTES = 8          # link-state view digest carried in heartbeats
 MAX_ACKS_PER_FRAME = 1024
 MAX_EXT_FIELDS = 16
 MAX_EXT_VALUE_BYTES = 1024
@@ -77,6 +79,7 @@ class FrameType(enum.IntEnum):
     LINK_STATE = 4
     HEARTBEAT = 5
     FRAGMENT = 6
+    LSDB_SUMMARY = 7
 
 
 class ContentType(enum.IntEnum):
@@ -207,6 +210,16 @@ class Heartbeat:
     node_id: str
     lsa_seq: int
     known_seq: int = 0
+    digest: bytes = b""     # the sender's link-state view (LinkStateDB.digest_bytes); b"" = not sent
+
+
+@dataclasses.dataclass(frozen=True)
+class LinkStateSummary:
+    """Which advert (origin, seq) the sender holds for every origin, its own included: the
+    neighbour pushes what is newer on its side (link-state database resynchronisation)."""
+
+    node_id: str
+    entries: tuple[tuple[str, int], ...]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -219,7 +232,7 @@ class Fragment:
     chunk: bytes
 
 
-Frame = Union[Envelope, HopAck, LinkStateAdvert, Heartbeat, Fragment]
+Frame = Union[Envelope, HopAck, LinkStateAdvert, Heartbeat, Fragment, LinkStateSummary]
 
 
 # ----------------------------------------------------------------------------- encoding
@@ -280,7 +293,16 @@ def encode_link_state(lsa: LinkStateAdvert) -> bytes:
 
 def encode_heartbeat(hb: Heartbeat) -> bytes:
     """Encode a HEARTBEAT."""
-    return _pack([WIRE_VERSION, int(FrameType.HEARTBEAT), hb.node_id, hb.lsa_seq, hb.known_seq])
+    fields = [WIRE_VERSION, int(FrameType.HEARTBEAT), hb.node_id, hb.lsa_seq, hb.known_seq]
+    if hb.digest:
+        fields.append(hb.digest)
+    return _pack(fields)
+
+
+def encode_summary(summary: LinkStateSummary) -> bytes:
+    """Encode an LSDB_SUMMARY."""
+    return _pack([WIRE_VERSION, int(FrameType.LSDB_SUMMARY), summary.node_id,
+                  [[o, seq] for o, seq in summary.entries]])
 
 
 def encode_fragment(frag: Fragment) -> bytes:
@@ -292,7 +314,7 @@ def encode(frame: Frame) -> bytes:
     """Encode any frame.
 
     >>> decode(encode(Heartbeat("n1", 3)))
-    Heartbeat(node_id='n1', lsa_seq=3, known_seq=0)
+    Heartbeat(node_id='n1', lsa_seq=3, known_seq=0, digest=b'')
     """
     if isinstance(frame, Envelope):
         return encode_envelope(frame)
@@ -304,6 +326,8 @@ def encode(frame: Frame) -> bytes:
         return encode_heartbeat(frame)
     if isinstance(frame, Fragment):
         return encode_fragment(frame)
+    if isinstance(frame, LinkStateSummary):
+        return encode_summary(frame)
     raise TypeError(f"not a frame: {frame!r}")
 
 
@@ -543,7 +567,12 @@ def decode(data: bytes) -> Frame:
     ftype = FrameType._value2member_map_[t]   # FrameType(t) without the enum call machinery
     if ftype in (FrameType.DATA, FrameType.RECEIPT):
         return _decode_envelope(f, ftype)
-    expected = {FrameType.HOP_ACK: 3, FrameType.LINK_STATE: 6, FrameType.HEARTBEAT: 5, FrameType.FRAGMENT: 6}[ftype]
+    expected = {FrameType.HOP_ACK: 3, FrameType.LINK_STATE: 6, FrameType.HEARTBEAT: 5, FrameType.FRAGMENT: 6,
+                FrameType.LSDB_SUMMARY: 4}[ftype]
+    if (ftype == FrameType.HEARTBEAT and len(f) == 6 and isinstance(f[5], bytes)
+            and len(f[5]) == LSDB_DIGEST_BYTES):     # with the optional link-state digest
+        return Heartbeat(_ident(f[2], "node_id"), _int(f[3], "lsa_seq", 0, 2**63 - 1),
+                         _int(f[4], "known_seq", 0, 2**63 - 1), bytes(f[5]))
     if len(f) != expected:
         reason = "unknown_field" if len(f) > expected else "malformed"
         raise _bad(reason, f"{ftype.name} frame has {len(f)} fields, expected {expected}")
@@ -555,6 +584,16 @@ def decode(data: bytes) -> Frame:
     if ftype == FrameType.HEARTBEAT:
         return Heartbeat(_ident(f[2], "node_id"), _int(f[3], "lsa_seq", 0, 2**63 - 1),
                          _int(f[4], "known_seq", 0, 2**63 - 1))
+    if ftype == FrameType.LSDB_SUMMARY:
+        entries = f[3]
+        if not isinstance(entries, list) or len(entries) > MAX_SUMMARY_ENTRIES:
+            raise _bad("bad_field", f"LSDB_SUMMARY entries must be a list of at most {MAX_SUMMARY_ENTRIES}")
+        pairs = []
+        for e in entries:
+            if not isinstance(e, list) or len(e) != 2:
+                raise _bad("bad_field", "an LSDB_SUMMARY entry is [origin, seq]")
+            pairs.append((_ident(e[0], "origin"), _int(e[1], "seq", 0, 2**63 - 1)))
+        return LinkStateSummary(_ident(f[2], "node_id"), tuple(pairs))
     if ftype == FrameType.FRAGMENT:
         count = _int(f[4], "count", 2, MAX_FRAGMENTS)
         return Fragment(_bytes(f[2], "msg_id", MSG_ID_BYTES, MSG_ID_BYTES), _int(f[3], "index", 0, count - 1),
