@@ -242,6 +242,142 @@ class Relay:
             self.proc.wait()
 
 
+# -- security on vs off (issue 6) -------------------------------------------------------
+# ZMTP CURVE (RFC 26, https://rfc.zeromq.org/spec/26/): each frame travels as a MESSAGE
+# command: 8-byte name "\x07MESSAGE", 8-byte short nonce, 1 flags byte inside the box and a
+# 16-byte Poly1305 tag, i.e. 33 bytes more than the plain frame; a peer message is 2 frames.
+CURVE_BYTES_PER_FRAME = 33
+
+
+class SecureRelay(Relay):
+    """The same relay with every security feature on: CURVE + ZAP on its links, the sender
+    check on every frame, end-to-end signed envelopes (verified at the relay when the class
+    asks for it), per-sender rate limits and the hash-chained audit log."""
+
+    def __init__(self, ctx: zmq.Context, data_dir: Path, *, priority: int = 3):
+        from emcomm.node.identity import Identity
+        from emcomm.node.roster import Roster
+        from emcomm.node.signing import Signer
+
+        self.priority = priority
+        auth = Identity.generate("authority", name="Bench", org="bench", phone="", role="authority")
+        ids = {n: Identity.generate(n, name=n, org="bench", phone="", role="commander") for n in ("relay", "src", "sink")}
+        roster = Roster.empty(auth.public.verify_key)
+        for ident in ids.values():
+            roster = roster.add(ident.public)
+        keys = data_dir.parent / f"{data_dir.name}-keys"
+        keys.mkdir(parents=True)
+        roster.sign(auth, 0.0).save(keys / "roster.json")
+        ids["relay"].save(keys / "relay")
+        self.ids, self.signer = ids, Signer(ids["src"])
+        ports = {k: free_port() for k in ("relay", "api", "src", "sink")}
+        self.relay_ep = f"tcp://127.0.0.1:{ports['relay']}"
+        over = "[neighbour.overrides]\nmtu_bytes = 131072\nrate_up_bps = 10e9\nrate_down_bps = 10e9\nloss = 0.0\n"
+        toml = (f'id = "relay"\nlisten = "{self.relay_ep}"\napi = "tcp://127.0.0.1:{ports["api"]}"\n'
+                f'data_dir = "{data_dir}"\nemulation = false\nidentity = "{keys / "relay"}"\n'
+                f'roster = "{keys / "roster.json"}"\n'
+                # the source is one sender sending as fast as it can: its bucket must not be the limit here
+                f'rate_limits = {{routine = [1e7, 1e7], immediate = [1e7, 1e7]}}\n'
+                f'[[neighbour]]\nid = "src"\nendpoint = "tcp://127.0.0.1:{ports["src"]}"\nkind = "fibre"\n{over}'
+                f'[[neighbour]]\nid = "sink"\nendpoint = "tcp://127.0.0.1:{ports["sink"]}"\nkind = "fibre"\n{over}')
+        cfg = data_dir.parent / f"{data_dir.name}.toml"
+        cfg.write_text(toml)
+        self.src_link, self.sink_link = b"relay-src/fibre", b"relay-sink/fibre"
+        self.src_in = self._server(ctx, "src", ports["src"])
+        self.sink_in = self._server(ctx, "sink", ports["sink"])
+        self.src_out = self._dealer(ctx, b"src")
+        self.sink_out = self._dealer(ctx, b"sink")
+        self.proc = subprocess.Popen([sys.executable, "-m", "emcomm", "node", "--config", str(cfg), "--status-every", "0",
+                                      "--quiet"], cwd=ROOT, stdout=subprocess.DEVNULL)
+        try:
+            self.rate(200, 64)
+        except BaseException:
+            self.close()
+            raise
+
+    def _drain(self) -> tuple[int, int]:
+        """As Relay._drain; the sink's msgpack parse allows the signature's integer ext keys."""
+        acked = got = 0
+        while True:
+            try:
+                _, _, data = self.src_in.recv_multipart(zmq.NOBLOCK)
+            except zmq.Again:
+                break
+            f = decode(data)
+            if isinstance(f, HopAck):
+                acked += len(f.msg_ids)
+        ids = []
+        while True:
+            try:
+                _, _, data = self.sink_in.recv_multipart(zmq.NOBLOCK)
+            except zmq.Again:
+                break
+            f = msgpack.unpackb(data, strict_map_key=False)
+            if f[1] == FrameType.DATA:
+                ids.append(f[2])
+        for i in range(0, len(ids), 1000):
+            self.sink_out.send_multipart([self.sink_link, encode_hop_ack(ids[i:i + 1000])])
+        return acked, len(ids)
+
+    def _server(self, ctx: zmq.Context, who: str, port: int) -> zmq.Socket:
+        s = ctx.socket(zmq.ROUTER)
+        s.curve_secretkey, s.curve_publickey = self.ids[who].curve_secret, self.ids[who].public.curve_public
+        s.curve_server = True
+        s.bind(f"tcp://127.0.0.1:{port}")
+        return s
+
+    def _dealer(self, ctx: zmq.Context, ident: bytes) -> zmq.Socket:
+        s = ctx.socket(zmq.DEALER)
+        s.setsockopt(zmq.ROUTING_ID, ident)
+        s.setsockopt(zmq.SNDHWM, 100_000)
+        me = self.ids[ident.decode()]
+        s.curve_publickey, s.curve_secretkey = me.public.curve_public, me.curve_secret
+        s.curve_serverkey = self.ids["relay"].public.curve_public
+        s.connect(self.relay_ep)
+        return s
+
+    def _frames(self, n: int, size: int) -> list[bytes]:
+        body = os.urandom(size)
+        sign = self.signer.sign
+        return [encode_envelope(sign(Envelope(msg_id=os.urandom(16), src="src", dst="sink", priority=self.priority,
+                                              content_type=0, created_s=time.time(), ttl_s=3600.0, body=body,
+                                              flags=int(Flags.NO_RECEIPT)))) for _ in range(n)]
+
+
+def security_section(ctx: zmq.Context, tmp: Path, bare: Bare, relay: Relay, n1k: int, n64k: int,
+                     rounds: int) -> dict[str, float]:
+    """Security off vs on, side by side in this run (interleaved with the bare relay)."""
+    secure = SecureRelay(ctx, tmp / "secure-data")
+    checked = SecureRelay(ctx, tmp / "checked-data", priority=1)   # IMMEDIATE: verified at the relay too
+    try:
+        b1, off1, on1, chk1, on64 = [], [], [], [], []
+        for _ in range(rounds):
+            b1.append(bare.rate(n1k, 1024))
+            off1.append(relay.rate(n1k, 1024))
+            on1.append(secure.rate(n1k, 1024))
+            chk1.append(checked.rate(n1k, 1024))
+            on64.append(secure.rate(n64k, 65536))
+    finally:
+        secure.close()
+        checked.close()
+    plain = Envelope(msg_id=os.urandom(16), src="src", dst="sink", priority=3, content_type=0,
+                     created_s=time.time(), ttl_s=3600.0, body=b"x" * 1024)
+    sig_bytes = len(encode_envelope(secure.signer.sign(plain))) - len(encode_envelope(plain))
+    b1m, off1m, on1m, chk1m, on64m = (statistics.median(x) for x in (b1, off1, on1, chk1, on64))
+    print(f"\nsecurity (issue 6)        {'bare relay':>14}{'security off':>14}{'security on':>14}  note")
+    print(f"{'1 KiB msgs/s ROUTINE':26}{b1m:>14,.0f}{off1m:>14,.0f}{on1m:>14,.0f}  "
+          f"on/bare {on1m / b1m:.3f} (target ≥ 0.15)")
+    print(f"{'1 KiB msgs/s IMMEDIATE':26}{'':>14}{'':>14}{chk1m:>14,.0f}  every message verified at the relay too: "
+          f"on/bare {chk1m / b1m:.3f}")
+    print(f"{'64 KiB goodput Mbps':26}{'':>14}{'':>14}{on64m * 65536 * 8 / 1e6:>14,.0f}  target ≥ 300")
+    print(f"{'overhead bytes per msg':26}{'':>14}{0:>14}{sig_bytes:>14}  signature block, on every link kind "
+          f"(target ≤ 100); CURVE adds {2 * CURVE_BYTES_PER_FRAME} per message on a ZeroMQ link")
+    return {"secure_vs_bare_1k": round(on1m / b1m, 4), "secure_goodput_mbps_64k": round(on64m * 65536 * 8 / 1e6, 1),
+            "secure_msgs_per_s_1k": round(on1m), "insecure_msgs_per_s_1k_same_rounds": round(off1m),
+            "secure_verified_vs_bare_1k": round(chk1m / b1m, 4),
+            "secure_overhead_bytes_per_msg": sig_bytes, "curve_overhead_bytes_per_msg": 2 * CURVE_BYTES_PER_FRAME}
+
+
 def store_commit_latencies(data_dir: Path, n: int) -> list[float]:
     """Seconds per synced one-record commit on this disk: the floor under a light-load hop.
 
@@ -292,6 +428,7 @@ def main() -> None:
             relay_lat = relay.latencies(nlat, 1024)
             disk_lat = store_commit_latencies(Path(tmp), nlat // 2)
             _, rss_after_mb = relay.idle(1.0)     # after holding up to a window of 64 KiB messages
+            sec = security_section(ctx, Path(tmp), bare, relay, n1k, n64k // 2, rounds)
         finally:
             relay.close()
             bare.close()
@@ -322,7 +459,7 @@ def main() -> None:
         "disk_commit_p50_ms": round(pct(disk_lat, 50) * 1e3, 3),
         "disk_commit_p99_ms": round(pct(disk_lat, 99) * 1e3, 3),
         "idle_cpu_pct": round(idle_cpu * 100, 2), "rss_mb": round(rss_mb, 1),
-        "rss_after_load_mb": round(rss_after_mb, 1), "rounds": rounds,
+        "rss_after_load_mb": round(rss_after_mb, 1), "rounds": rounds, **sec,
     }))
 
 
