@@ -3,6 +3,7 @@ seeded data (same seed, same faults and traffic; every fault kind present)."""
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given, settings, strategies as st
 
 from emcomm.chaos import nemesis, traffic
@@ -160,3 +161,38 @@ def test_undelivered_message_still_held_by_a_node_is_in_custody_not_lost() -> No
     h.add("end", t=100.0)
     r = check(h, rostered=ROSTER)
     assert r.ok and (r.lost, r.in_custody) == (0, 1)
+
+
+def _jump_back_history(*, with_seq: bool) -> History:
+    # t3's clock runs 120 s ahead from harness 5 s to 14 s (a restart at each change); a FLASH
+    # accepted at 60 s arrives at 68 s, a ROUTINE accepted later (125 s) arrives at 133 s: its
+    # node-clock reading 133 is also what the clock ahead read at harness 13 s
+    h = History()
+    h.add("clock", node="t3", offset_s=120.0, t=5.0, **({"inbox_seq": 3} if with_seq else {}))
+    h.add("deliver", node="t3", msg_id="early", src="cc", dst="t3", priority=3, created_s=0.0,
+          delivered_s=130.0, seq=4, t=10.2)                     # stamped during the jump (harness 10 s)
+    h.add("clock", node="t3", offset_s=0.0, t=14.0, **({"inbox_seq": 4} if with_seq else {}))
+    _submit(h, "early", src="cc", dst="t3", t=9.9)
+    _submit(h, "f", src="cc", dst="t3", prio="flash", t=60.0)
+    _submit(h, "r", src="cc", dst="t3", prio="routine", t=125.0)
+    h.add("deliver", node="t3", msg_id="f", src="cc", dst="t3", priority=0, created_s=60.0, delivered_s=68.0,
+          seq=20, t=68.3)
+    h.add("deliver", node="t3", msg_id="r", src="cc", dst="t3", priority=3, created_s=125.0, delivered_s=133.0,
+          seq=30, t=133.4)
+    h.add("end", t=200.0)
+    return h
+
+
+def test_reading_after_a_clock_jump_back_is_not_taken_for_one_during_the_jump() -> None:
+    """The inbox seq says which process stamped a delivery, so 133 s on the right clock is 133 s."""
+    r = check(_jump_back_history(with_seq=True), rostered={"cc", "t3"})
+    assert r.ok and r.order_pairs_checked == 1 and r.order_violations == 0, r.violations
+    assert abs(r.latency["flash"].p50_s - 8.0) < 1e-9
+    assert [r.latency["routine"].p50_s, r.latency["routine"].p99_s] == pytest.approx([0.1, 8.0])
+
+
+def test_reading_after_a_clock_jump_back_without_seq_uses_when_the_harness_read_it() -> None:
+    """A history without inbox seqs: the reading must lie before the harness read it."""
+    r = check(_jump_back_history(with_seq=False), rostered={"cc", "t3"})
+    assert r.ok and r.order_violations == 0, r.violations
+    assert [r.latency["routine"].p50_s, r.latency["routine"].p99_s] == pytest.approx([0.1, 8.0])

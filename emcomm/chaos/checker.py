@@ -96,21 +96,55 @@ def _percentile(sorted_values: list[float], q: float) -> float | None:
 
 
 class _Clocks:
-    """Each node's clock offset over harness time, to bring node times back to one clock."""
+    """Each node's clock offset over harness time, to bring node times back to one clock.
+
+    A node's clock changes only across a restart: the harness stops the process, records
+    ``clock`` (offset, harness time ``t`` and ``inbox_seq``, the highest inbox sequence
+    number in the stopped node's store), and starts the next process. So every delivery
+    has exactly one process that stamped it, and its inbox ``seq`` says which: the one
+    started at the last change whose ``inbox_seq`` is below it. A node-clock reading alone
+    is ambiguous (120 s after a jump back, the right clock reads what the clock ahead read
+    during the jump), so ``seq`` decides whenever the history has it.
+
+    Without ``seq`` (a history written before it was recorded), the reading must fall
+    inside the lifetime of the process that made it and not after the harness read it
+    (``read_t``); of several such processes the latest wins.
+    """
 
     def __init__(self, history: History):
-        self._changes: dict[str, list[tuple[float, float]]] = collections.defaultdict(lambda: [(0.0, 0.0)])
+        # node -> [(harness t of the change, offset_s, inbox_seq before it or None)]
+        self._changes: dict[str, list[tuple[float, float, int | None]]] = collections.defaultdict(
+            lambda: [(float("-inf"), 0.0, 0)])
         for r in history.of("clock"):
-            self._changes[r["node"]].append((float(r["t"]), float(r["offset_s"])))
+            seq = r.get("inbox_seq")
+            self._changes[r["node"]].append((float(r["t"]), float(r["offset_s"]), None if seq is None else int(seq)))
+        for changes in self._changes.values():
+            changes.sort(key=lambda c: c[0])
 
-    def real(self, node: str, node_time_s: float) -> float:
-        """The harness time of a node-clock reading: the offset in force at that moment."""
-        changes = sorted(self._changes[node])
-        for i, (t0, off) in enumerate(changes):
+    def real(self, node: str, node_time_s: float, *, seq: int | None = None, read_t: float | None = None) -> float:
+        """The harness time of a node-clock reading (a delivery's ``delivered_s``).
+
+        >>> h = History()
+        >>> h.add("clock", node="t3", offset_s=120.0, t=5.0, inbox_seq=10)
+        >>> h.add("clock", node="t3", offset_s=0.0, t=14.0, inbox_seq=12)
+        >>> c = _Clocks(h)
+        >>> c.real("t3", 130.0, seq=11), c.real("t3", 130.0, seq=40)
+        (10.0, 130.0)
+        """
+        changes = self._changes[node]
+        if seq is not None and all(c[2] is not None for c in changes):
+            off = 0.0
+            for _, offset, first_after in changes:
+                if seq > first_after:  # type: ignore[operator]
+                    off = offset
+            return node_time_s - off
+        latest = None
+        for i, (t0, off, _) in enumerate(changes):
             t1 = changes[i + 1][0] if i + 1 < len(changes) else float("inf")
-            if t0 <= node_time_s - off < t1 + 5.0:   # a reading taken while it changed may straddle
-                return node_time_s - off
-        return node_time_s
+            real = node_time_s - off
+            if t0 - 1.0 <= real <= t1 + 1.0 and (read_t is None or real <= read_t + 1.0):
+                latest = real
+        return node_time_s if latest is None else latest
 
 
 def check(history: History, *, rostered: set[str] | None, convergence_bound_s: float = CONVERGENCE_BOUND_S,
@@ -175,7 +209,7 @@ def check(history: History, *, rostered: set[str] | None, convergence_bound_s: f
     delivered_real: dict[str, float] = {}
     for m in delivered_ids:
         d, s = deliveries[m][0], accepted[m]
-        real = clocks.real(d["node"], float(d["delivered_s"]))
+        real = clocks.real(d["node"], float(d["delivered_s"]), seq=d.get("seq"), read_t=d.get("t"))
         delivered_real[m] = real
         lat[s["priority"]].append(max(0.0, real - float(s["t"])))
     latency = {}

@@ -7,8 +7,9 @@ reported (``created_s``, ``delivered_s``) are that node's clock.
 
 Record ops: ``submit`` (msg_id, src, dst, priority, ttl_s, t, t_done, outcome =
 accepted|refused|unknown, error), ``deliver`` (node, msg_id, src, dst, priority, created_s,
-delivered_s, t), ``fault`` (kind, targets, phase = start|end, t), ``converged`` (fault, t_heal,
-after_s or None), ``clock`` (node, offset_s, t), ``torn`` (node, bytes_appended, detected),
+delivered_s, seq = the node's inbox sequence number, t = when the harness read it), ``fault`` (kind, targets, phase = start|end, t), ``converged`` (fault, t_heal,
+after_s or None), ``clock`` (node, offset_s, t, inbox_seq = the
+stopped node's highest inbox seq before it restarts with this offset), ``torn`` (node, bytes_appended, detected),
 ``receipt`` (msg_id, status, detail), ``sample`` (node, rss_bytes, store_bytes, t), ``end`` (t).
 
 Example

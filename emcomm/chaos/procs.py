@@ -14,8 +14,10 @@ Example (in a program; the runner does this)::
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
+import sqlite3
 import sys
 import threading
 import time
@@ -142,6 +144,18 @@ class NodeProcs:
         with open(wal, "ab") as f:
             f.write(junk)
         return n
+
+    def inbox_seq(self, node: str) -> int:
+        """The highest inbox sequence number in the (stopped) node's store (0: none yet)."""
+        path = self.data_dir(node) / "node.db"
+        if not path.exists():
+            return 0
+        try:
+            with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as conn:
+                row = conn.execute("SELECT MAX(seq) FROM inbox").fetchone()
+        except sqlite3.Error as exc:
+            raise UsageError(f"cannot read the inbox of stopped node {node} ({path}): {exc}") from exc
+        return int(row[0] or 0)
 
     def rss_bytes(self, node: str) -> int | None:
         p = self.children.procs.get(node)

@@ -324,7 +324,9 @@ class ChaosRun:
             self.state.set_down(node, True)
             self.procs.stop(node)
             self.procs.offsets[node] = offset
-            self.history.add("clock", node=node, offset_s=offset, t=time.time())
+            # deliveries numbered above inbox_seq are stamped by the process started now
+            self.history.add("clock", node=node, offset_s=offset, t=time.time(),
+                             inbox_seq=self.procs.inbox_seq(node))
             self._restart(node)
             if offset:
                 self._end_of(f)
