@@ -57,3 +57,46 @@ def test_intact_log_reports_no_torn_write(tmp_path: Path) -> None:
         s.put_many([_rec(1)])
     with Store.open(tmp_path / "node.db") as s:
         assert s.torn_tail_bytes == 0
+
+
+def _crash_copy(live: Path, dest: Path) -> Path:
+    # what a kill -9 leaves: the database and its log as they are, not checkpointed or closed
+    dest.mkdir()
+    for name in ("node.db", "node.db-wal"):
+        shutil.copy(live / name, dest / name)
+    return dest / "node.db"
+
+
+def _tear(db: Path) -> int:
+    wal = db.with_name(db.name + "-wal")
+    page = int.from_bytes(wal.read_bytes()[8:12], "big")
+    n = (page + 24) // 2
+    with open(wal, "ab") as f:
+        f.write(b"\x5a" * n)
+    return n
+
+
+def test_each_torn_write_is_reported_once_even_behind_stale_log_frames(tmp_path: Path) -> None:
+    """After a checkpoint the log restarts at its first frame and the file keeps older frames
+    behind the live ones; a torn tail appended there is not overwritten by later commits. It
+    is cut off at open, so the next start reports nothing and a second torn write is seen
+    (two half frames must not add up to one whole frame's length and hide)."""
+    (tmp_path / "a").mkdir()
+    s = Store.open(tmp_path / "a" / "node.db")
+    for i in range(20):
+        s.put_many([_rec(i)])
+    s._conn.execute("PRAGMA wal_checkpoint(PASSIVE)")   # what the node's background checkpointer does
+    s.put_many([_rec(100)])                               # the log restarts; older frames stay behind it
+    first = _crash_copy(tmp_path / "a", tmp_path / "b")
+    s.close()
+    n = _tear(first)
+    with Store.open(first) as t:
+        assert t.torn_tail_bytes == n
+        second = _crash_copy(tmp_path / "b", tmp_path / "c")
+    with Store.open(_crash_copy(tmp_path / "c", tmp_path / "d")) as u:
+        assert u.torn_tail_bytes == 0                     # no torn write happened since
+    n2 = _tear(second)
+    with Store.open(second) as v:
+        assert v.torn_tail_bytes == n2
+        ids = sorted(r.msg_id for r in v.load(now=0.0).records)
+        assert ids == sorted(_rec(i).msg_id for i in [*range(20), 100])

@@ -177,6 +177,8 @@ class Store:
             raise StoreError(f"store {spath}: directory {parent} does not exist; create it or choose another --data-dir")
         fresh = not os.path.exists(spath) or os.path.getsize(spath) == 0
         torn = _torn_wal_tail_bytes(spath + "-wal")
+        if torn:
+            _cut_torn_tail(spath + "-wal", torn)
         try:
             conn = sqlite3.connect(spath, isolation_level=None, check_same_thread=False)
         except sqlite3.Error as exc:
@@ -226,7 +228,7 @@ class Store:
         if torn:
             store.torn_tail_bytes = torn
             log.warning("store %s: a torn last write (%d bytes of an unfinished log frame) was found and "
-                        "discarded; every committed transaction is intact", spath, torn)
+                        "cut off; every committed transaction is intact", spath, torn)
         return store
 
     def checkpoint_in_background(self) -> "WalCheckpointer":
@@ -483,6 +485,21 @@ def _torn_wal_tail_bytes(wal_path: str) -> int:
     if page < 512:
         return 0
     return (size - 32) % (page + 24)
+
+
+def _cut_torn_tail(wal_path: str, torn_bytes: int) -> None:
+    """Cut a torn tail off the log before SQLite opens it. SQLite never reads a partial
+    frame, but it does not remove one either: once the log restarts from its beginning
+    (after a checkpoint) the stale tail stays at the end of the file, is reported again at
+    every later start, and a second torn write appended to it can complete a frame's length
+    and go unnoticed. Cutting it makes each torn write reported once."""
+    try:
+        with open(wal_path, "r+b") as f:
+            f.truncate(os.path.getsize(wal_path) - torn_bytes)
+            os.fsync(f.fileno())
+    except OSError as exc:
+        raise StoreError(f"store {wal_path}: cannot cut the torn last write off the log ({exc}); "
+                         "check the data directory's permissions") from exc
 
 
 def _id(msg_id: bytes) -> bytes:
