@@ -67,6 +67,7 @@ class ChaosReport:
     expired_recorded: int           # of which the source's receipt says "expired"
     lost: int                       # in no node's store and never delivered, TTL not run out
     in_custody: int                 # not delivered yet, but still held durably by a node at the end
+    custody: list[dict[str, Any]]   # those, by (node, priority, dst, why): count
     duplicates: int
     unauthorised: int
     order_pairs_checked: int
@@ -185,7 +186,8 @@ def check(history: History, *, rostered: set[str] | None, convergence_bound_s: f
 
     receipts = {r["msg_id"]: r for r in history.of("receipt")}
     delivered_ids = {m for m in accepted if m in deliveries}
-    held = {r["msg_id"] for r in history.of("held")}
+    held = {r["msg_id"]: r for r in history.of("held")}
+    custody_groups: collections.Counter[tuple[str, str, str, str]] = collections.Counter()
     expired = expired_recorded = lost = in_custody = 0
     lost_ids = []
     for m, s in accepted.items():
@@ -197,6 +199,8 @@ def check(history: History, *, rostered: set[str] | None, convergence_bound_s: f
             expired_recorded += receipt == "expired"
         elif m in held:
             in_custody += 1
+            h = held[m]
+            custody_groups[(h["node"], h.get("priority", s["priority"]), s["dst"], h.get("why", ""))] += 1
         else:
             lost += 1
             lost_ids.append(f"{m} ({s['priority']} {s['src']}→{s['dst']}, receipt {receipt or 'none'})")
@@ -253,8 +257,10 @@ def check(history: History, *, rostered: set[str] | None, convergence_bound_s: f
             violations.append(f"nodes did not converge to one link-state view within {convergence_bound_s:.0f} s "
                               f"after the heal of {c['fault']} {c.get('targets', [])}")
     refusal_errors = sorted({r["error"] for r in refused.values()})
+    custody = [{"node": node, "priority": prio, "dst": dst, "why": why, "count": n}
+               for (node, prio, dst, why), n in sorted(custody_groups.items())]
     return ChaosReport(len(submits), len(accepted), len(refused), len(unanswered), len(delivered_ids),
-                       delivered_unacked, expired, expired_recorded, lost, in_custody, duplicates, unauthorised, checked,
+                       delivered_unacked, expired, expired_recorded, lost, in_custody, custody, duplicates, unauthorised, checked,
                        excused, order_bad, dict(sorted(faults.items())), latency, convergence, refusal_errors,
                        violations)
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from pathlib import Path
+from typing import Callable
 
 from emcomm.demo.plan import free_ports
 from emcomm.errors import UsageError
@@ -85,6 +86,39 @@ class ChaosPlan:
 
     def may_send_flash(self, node_id: str) -> bool:
         return self.node(node_id).role == "commander"
+
+    def policy_path(self, src: str, dst: str, priority: str,
+                    up: Callable[[ChaosLink], bool] = lambda l: True) -> list[ChaosLink] | None:
+        """A path of links (those ``up`` says are up) that class ``priority`` may use under
+        the default routing policy (``emcomm.router.policy``), or None: e.g. ROUTINE never
+        takes Beidou, so a sensor reached only over Beidou has no ROUTINE path.
+
+        >>> p = make_plan(8, ports=list(range(16)))
+        >>> p.policy_path("s1", "cc", "routine") is None, len(p.policy_path("s1", "cc", "priority"))
+        (True, 2)
+        """
+        from emcomm.router.policy import RoutingPolicy, Use
+        policy = RoutingPolicy.default()
+        usable = [l for l in self.links if up(l) and policy.use_of(priority, l.kind) != Use.NEVER]
+        came: dict[str, ChaosLink | None] = {src: None}
+        frontier = [src]
+        while frontier:
+            nxt = []
+            for u in frontier:
+                for l in usable:
+                    if u in (l.a, l.b):
+                        v = l.b if l.a == u else l.a
+                        if v not in came:
+                            came[v] = l
+                            nxt.append(v)
+            frontier = nxt
+        if dst not in came:
+            return None
+        path, at = [], dst
+        while (l := came[at]) is not None:
+            path.append(l)
+            at = l.a if l.b == at else l.b
+        return path[::-1]
 
 
 def make_plan(n_nodes: int = 8, ports: list[int] | None = None) -> ChaosPlan:

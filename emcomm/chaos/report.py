@@ -41,6 +41,10 @@ def render(r: ChaosReport) -> str:
         for c in r.convergence:
             after = "NOT within bound" if c["after_s"] is None else f"{c['after_s']:.1f} s"
             lines.append(f"  {c['fault']:<10} {','.join(c['targets']):<12} {after}")
+    if r.custody:
+        lines += ["", "still in custody at the end (not lost: held durably), and why:"]
+        lines += [f"  {c['count']:>4} {c['priority']:<9} {c['node']}→{c['dst']}: {c['why'] or 'no reason recorded'}"
+                  for c in r.custody]
     if r.refusal_errors:
         lines += ["", "what refused senders were told:"] + [f"  {e}" for e in r.refusal_errors]
     lines += ["", "PASS: every invariant holds" if r.ok else "FAIL:"]

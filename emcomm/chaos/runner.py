@@ -27,6 +27,7 @@ from typing import Any, Callable
 
 from emcomm.chaos import nemesis, traffic
 from emcomm.chaos.checker import CONVERGENCE_BOUND_S, ChaosReport, check
+from emcomm.chaos.custody import why_held
 from emcomm.chaos.history import History
 from emcomm.chaos.plan import ChaosPlan, _overrides, make_plan, rostered_ids, write_mesh
 from emcomm.chaos.procs import NodeProcs
@@ -34,6 +35,7 @@ from emcomm.chaos.soak import SoakReport, soak_report
 from emcomm.errors import EmcommError, UsageError
 from emcomm.links.profiles import make_profile
 from emcomm.node.core import THIN_RATE_BPS
+from emcomm.priority import Priority
 
 SEND_TIMEOUT_S = 4.0
 INBOX_PERIOD_S = 0.5
@@ -99,6 +101,7 @@ class ChaosRun:
         self.rnd = random.Random(settings.seed)
         self.cursors: dict[str, int] = {n.id: 0 for n in self.plan.nodes}
         self.torn: list[dict[str, Any]] = []
+        self.final_status: dict[str, dict[str, Any]] = {}
         dur = settings.duration_s
         self.faults = [] if settings.soak else nemesis.schedule(self.plan, dur, settings.seed)
         msgs = traffic.schedule(self.plan, dur, settings.rate_per_s, settings.seed)
@@ -411,18 +414,26 @@ class ChaosRun:
                 st = self.procs.call(n.id, "status", timeout_s=5.0)
             except EmcommError as exc:
                 st = {"error": str(exc)}
+            self.final_status[n.id] = st
             (self.out / "status" / f"{n.id}.json").write_text(json.dumps(st, indent=1, default=str))
 
     def _held_at_end(self) -> None:
-        """Which messages each (stopped) node still holds in custody in its store."""
+        """Which messages each (stopped) node still holds in custody in its store, and why
+        (from the node's last status: see ``custody.why_held``)."""
+        submits = {r["msg_id"]: r for r in self.history.of("submit")}
         for n in self.plan.nodes:
             path = self.procs.data_dir(n.id) / "node.db"
             if not path.exists():
                 continue
             try:
                 with contextlib.closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as conn:
-                    for (mid,) in conn.execute("SELECT msg_id FROM messages"):
-                        self.history.add("held", node=n.id, msg_id=bytes(mid).hex())
+                    for mid, prio, state in conn.execute("SELECT msg_id, priority, state FROM messages"):
+                        m = bytes(mid).hex()
+                        dst = submits[m]["dst"] if m in submits else ""
+                        why = (why_held(self.plan, self.final_status.get(n.id), n.id, dst, int(prio)) if dst
+                               else "not a message of this run's traffic")
+                        self.history.add("held", node=n.id, msg_id=m, priority=Priority(int(prio)).name.lower(),
+                                         state=state, dst=dst, why=why)
             except sqlite3.Error as exc:
                 self.progress(f"cannot read the store of {n.id}: {exc}")
 

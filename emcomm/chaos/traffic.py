@@ -1,7 +1,8 @@
 """The chaos load: a seeded schedule of messages of all four priorities, as plain data.
 
 Owns who sends what to whom and when (seconds from the start). It sends nothing and reads
-no clock. Only nodes whose roster role allows a class send it (FLASH from commanders).
+no clock. Only nodes whose roster role allows a class send it (FLASH from commanders), and
+only classes the routing policy lets reach the destination (``ChaosPlan.policy_path``).
 A share of ROUTINE messages carries a short TTL so some messages expire during faults
 (the checker then expects an expiry, not a delivery).
 
@@ -41,13 +42,20 @@ class Planned:
     size_bytes: int
 
 
-def _classes(plan: ChaosPlan, src: str) -> list[tuple[str, float]]:
-    # (class, weight) a node of this role sends
+def _classes(plan: ChaosPlan, src: str, dst: str) -> list[tuple[str, float]]:
+    # (class, weight) a node of this role sends, of the classes the routing policy lets
+    # reach dst at all: the Beidou-only sensor's ROUTINE could never leave it (held until
+    # its TTL, never a delivery to check), so the sensor reports as PRIORITY
     if plan.may_send_flash(src):
-        return [("flash", 0.15), ("immediate", 0.2), ("priority", 0.25), ("routine", 0.4)]
-    if plan.node(src).kind == "sensor":
-        return [("priority", 0.4), ("routine", 0.6)]
-    return [("immediate", 0.2), ("priority", 0.3), ("routine", 0.5)]
+        classes = [("flash", 0.15), ("immediate", 0.2), ("priority", 0.25), ("routine", 0.4)]
+    elif plan.node(src).kind == "sensor":
+        classes = [("priority", 0.4), ("routine", 0.6)]
+    else:
+        classes = [("immediate", 0.2), ("priority", 0.3), ("routine", 0.5)]
+    allowed = [(c, w) for c, w in classes if plan.policy_path(src, dst, c) is not None]
+    if not allowed:
+        raise UsageError(f"no class {src} sends may reach {dst} under the routing policy; give it another link")
+    return allowed
 
 
 def schedule(plan: ChaosPlan, duration_s: float, rate_per_s: float, seed: int,
@@ -71,7 +79,7 @@ def schedule(plan: ChaosPlan, duration_s: float, rate_per_s: float, seed: int,
                 break
             src = rnd.choice(sources)
             dst = rnd.choice(teams) if src == "cc" else "cc"
-            names, weights = zip(*_classes(plan, src))
+            names, weights = zip(*_classes(plan, src, dst))
             prio = rnd.choices(names, weights)[0]
             ttl = SHORT_TTL_S if prio == "routine" and rnd.random() < SHORT_TTL_SHARE else LONG_TTL_S
             out.append(Planned(round(t, 3), src, dst, prio, ttl, rnd.randint(lo, hi)))
