@@ -482,6 +482,44 @@ class NodeCore:
         self._pump_all(now, out)
         return out
 
+    def link_connected(self, link_id: str, now: float) -> list[Action]:
+        """The transport under a link (re)connected: what was sent before may be lost.
+
+        A runtime calls this when its connection to the neighbour completes a handshake
+        (at start, when the neighbour's process came up later, after a reconnect): frames
+        handed to a transport that was not connected are gone. Our adverts and a link-state
+        summary go out at once (the neighbour answers with what we lack, so routes over a
+        freshly started mesh exist within a round trip, not after a heartbeat interval),
+        and every frame awaiting a hop-ack on the link is sent again now, its backoff reset.
+
+        Example::
+
+            actions = core.link_connected("a-b/fibre", now)
+        """
+        link = self._links.get(link_id)
+        if link is None:
+            raise UsageError(f"unknown link {link_id!r}; this node has: {', '.join(sorted(self._links)) or 'none'}")
+        self._start(now)
+        out: list[Action] = []
+        self._touched[link_id] = link
+        queued = dict(link.adverts)
+        link.adverts = {self.node_id: self._own_lsa} if self._own_lsa.seq > 0 else {}   # ours first: the
+        link.adverts.update(queued)                                                     # neighbour routes by it
+        for adv in self.lsdb.adverts(now):
+            if adv.origin != link.neighbour:
+                link.adverts.setdefault(adv.origin, adv)
+        link.advert_frames, link.advert_sending = [], None
+        link.last_advert_s = -math.inf
+        self._want_summary(link)
+        for mid, copy in list(link.inflight.items()):
+            del link.inflight[mid]
+            copy.frames, copy.next_frag, copy.retransmit_s, copy.attempts = None, 0, math.inf, 0
+            self.counters["retransmits"] += 1
+            self._emit(out, tm.RETRANSMIT, now, copy.msg, link=link_id, attempt=copy.attempts)
+            link.queue.push(copy, copy.msg.env.priority, front=True)
+        self._pump_all(now, out)
+        return out
+
     def tick(self, now: float) -> list[Action]:
         """Run the timers due at ``now``: retransmissions with backoff, heartbeats, neighbour
         liveness, TTL expiry, link-state adverts, and paced sending of queued frames."""
@@ -1045,7 +1083,9 @@ class NodeCore:
                     # the summary goes first (it is small), but never twice while adverts wait
                     summary, link.summary = link.summary, b""
                     link.summary_last = True
-                    link.last_summary_s = link.last_advert_s = now
+                    link.last_summary_s = now
+                    if link.thin:   # elsewhere a summary (small) does not hold the next advert back a gap
+                        link.last_advert_s = now
                     try:
                         link.advert_frames = split_control(summary, link.profile.mtu_bytes)
                     except UsageError as exc:
