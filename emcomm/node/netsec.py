@@ -120,9 +120,25 @@ class NetSecurity:
         s.curve_publickey = self.identity.public.curve_public
         s.curve_serverkey = entry.curve_public
 
-    def sender_ok(self, routing_id: str, user_id: str | None) -> bool:
-        """The routing id a peer claims must be the node its CURVE key is rostered to."""
-        return user_id == routing_id and routing_id not in self.security.blocked
+    def peer_of(self, routing_id: bytes, user_id: str | None) -> str | None:
+        """The node a frame on the peer ROUTER comes from, or None to drop it.
+
+        The sender is the node whose rostered CURVE key its connection holds (``user_id``,
+        set by our ZAP handler), never a routing id the peer chose: a secure node's
+        DEALERs send none (ZeroMQ then makes one, starting with a zero byte, unique per
+        connection), so no connection can take over another's routing id. A chosen routing
+        id must name the key's own node (an older node's DEALER sends its node id); one
+        naming another node is an impersonation attempt. A cut-off node gets None.
+
+        >>> ns = object.__new__(NetSecurity); ns.security = type("S", (), {"blocked": {"x"}})()
+        >>> ns.peer_of(b"\\x00\\x01\\x02\\x03\\x04", "team"), ns.peer_of(b"team", "h"), ns.peer_of(b"x", "x")
+        ('team', None, None)
+        """
+        if not user_id or user_id in self.security.blocked:
+            return None
+        if routing_id[:1] != b"\x00" and routing_id != user_id.encode():
+            return None
+        return user_id
 
     # -- changes ----------------------------------------------------------------------
     def _roster_changed(self, roster: Roster) -> None:

@@ -1,9 +1,10 @@
 """The relay node process: drives one NodeCore with ZeroMQ sockets, a clock and the store.
 
 This module owns the I/O of a live node: a ROUTER socket bound for peers (each peer's
-routing id is its node id), one DEALER per neighbour, a PUB socket for telemetry, the local
-API socket, the emulated link each outgoing frame passes through, the SQLite store with
-group commit, signals and the event loop. It must not make protocol decisions (the core
+routing id is its node id; a secure node names a peer by its CURVE key), one DEALER per
+neighbour (monitored: a completed handshake tells the core to resend what was lost), a
+PUB socket for telemetry, the local API socket, the emulated link each outgoing frame
+passes through, the SQLite store with group commit, signals and the event loop. It must not make protocol decisions (the core
 does): it executes the core's actions in order and feeds it frames, API requests, time
 and link changes.
 
@@ -172,6 +173,7 @@ class _Peer:
     endpoint: str
     socket: zmq.Socket
     link_ids: set[str]
+    monitor: zmq.Socket | None = None     # handshake-succeeded events of ``socket``
 
 
 class NodeRuntime:
@@ -247,7 +249,11 @@ class NodeRuntime:
             seed = (cfg.seed * 1_000_003) ^ zlib.crc32(f"{cfg.node_id}>{n.link_id}".encode())
             self.links[n.link_id] = EmulatedLink(n.profile, seed=seed, enabled=cfg.emulation)
         self.router = self._bind(zmq.ROUTER, cfg.listen, "listen")
-        self.router.setsockopt(zmq.ROUTER_HANDOVER, 1)   # a restarted peer takes its identity back
+        if self.netsec is None:
+            # a restarted peer takes its routing id (= node id) back. A secure node names a
+            # peer by its CURVE key instead (ZAP's User-Id): its peers connect without a routing
+            # id, so no connection can take over another's (see NetSecurity.peer_of)
+            self.router.setsockopt(zmq.ROUTER_HANDOVER, 1)
         self.api = self._bind(zmq.ROUTER, cfg.api_endpoint, "api")
         if cfg.telemetry:
             self.pub = self._bind(zmq.PUB, cfg.telemetry, "telemetry")
@@ -255,7 +261,8 @@ class NodeRuntime:
             peer = self.peers.get(n.id)
             if peer is None:
                 s = self._ctx.socket(zmq.DEALER)
-                s.setsockopt(zmq.ROUTING_ID, cfg.node_id.encode())
+                if self.netsec is None:
+                    s.setsockopt(zmq.ROUTING_ID, cfg.node_id.encode())
                 s.setsockopt(zmq.LINGER, 0)
                 s.setsockopt(zmq.IMMEDIATE, 1)        # queue only towards a connected peer
                 s.setsockopt(zmq.SNDHWM, 10_000)
@@ -265,9 +272,11 @@ class NodeRuntime:
                 s.setsockopt(zmq.HEARTBEAT_TIMEOUT, 3000)
                 if self.netsec is not None:
                     self.netsec.client_socket(s, n.id)
+                # told when the connection is up: what the core sent before it was lost
+                monitor = s.get_monitor_socket(zmq.EVENT_HANDSHAKE_SUCCEEDED)
                 s.connect(n.endpoint)
-                self._sockets.append(s)
-                peer = self.peers[n.id] = _Peer(n.id, n.endpoint, s, set())
+                self._sockets += [monitor, s]
+                peer = self.peers[n.id] = _Peer(n.id, n.endpoint, s, set(), monitor)
             peer.link_ids.add(n.link_id)
             self._link_peer[n.link_id] = peer
         self._write_runtime_file()
@@ -388,6 +397,9 @@ class NodeRuntime:
             poller.register(fd, zmq.POLLIN)
         if self.netsec is not None:
             poller.register(self.netsec.zap.socket, zmq.POLLIN)
+        monitors = {p.monitor: p for p in self.peers.values() if p.monitor is not None}
+        for m in monitors:
+            poller.register(m, zmq.POLLIN)
         no_peers = zmq.Poller()           # used while the next batch is full (see _backlogged)
         for sock, events in poller.sockets:
             if sock is not self.router:
@@ -404,7 +416,29 @@ class NodeRuntime:
                     pass
             if self.netsec is not None and self.netsec.zap.socket in ready:
                 self.netsec.zap.serve()
+            for m in monitors.keys() & ready.keys():
+                self._peer_connected(monitors[m], self.clock())
             self.step(now=self.clock(), peers=self.router in ready, api=self.api in ready)
+
+    def _peer_connected(self, peer: _Peer, now: float) -> None:
+        """The connection to ``peer`` completed its handshake: frames the core handed over
+        before were dropped (ZeroMQ queues nothing for an unconnected peer), so the core
+        resends its link-state and unacked frames on that peer's links now."""
+        assert peer.monitor is not None and self.core is not None
+        events = 0
+        while True:
+            try:
+                peer.monitor.recv_multipart(zmq.NOBLOCK)
+            except zmq.Again:
+                break
+            events += 1
+        if not events:
+            return
+        self.counters["peer.connected"] += events
+        log.info("connected to %s (%s)", peer.node_id, peer.endpoint)
+        for link_id in sorted(peer.link_ids):
+            self._execute(self.core.link_connected(link_id, now), now)
+        self._flush(now)
 
     def step(self, now: float, *, peers: bool = True, api: bool = True) -> None:
         """One turn of the loop: read a burst, run timers, commit once, send what is due."""
@@ -470,12 +504,13 @@ class NodeRuntime:
                     frames = router.recv_multipart(zmq.NOBLOCK, copy=False)
                     parts = [f.bytes for f in frames]
                     user_id = frames[-1].get("User-Id") if frames else None
-                    peer_id = parts[0].decode("utf-8", "replace")
-                    if not netsec.sender_ok(peer_id, user_id):
+                    node = netsec.peer_of(parts[0], user_id)
+                    if node is None:
                         self.counters["frames_in"] += 1
-                        self._drop_input("identity_mismatch", f"frame with routing id {peer_id!r} from the connection "
+                        self._drop_input("identity_mismatch", f"frame with routing id {parts[0]!r} from the connection "
                                          f"of {user_id!r} (a peer may only speak as the node its key is rostered to)")
                         continue
+                    parts[0] = node.encode()     # the sender is who holds the key, whatever id it chose
             except zmq.Again:
                 break
             self.counters["frames_in"] += 1

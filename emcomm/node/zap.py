@@ -6,6 +6,11 @@ node id as User-Id, so every frame from the connection names who holds the key) 
 It must not make protocol decisions beyond "is this key allowed"; the runtime calls
 ``serve`` from its loop and replaces the allowlist when a roster update arrives.
 
+The peer's routing id cannot be checked here: the request's identity frame carries the
+*server* socket's own routing id (libzmq fills it from its own options; checked with
+libzmq 4.3.5), and the peer's routing id only arrives after ZAP answers. So a peer is named
+by the node id answered here as User-Id (``NetSecurity.peer_of``), never by its routing id.
+
 Each server socket names a ZAP domain; a domain given its own allowlist (``set_domain``:
 the local API admits only the node's own key, telemetry every rostered key) is answered
 from it, every other domain from the peers' allowlist.
