@@ -12,12 +12,14 @@ import datetime as dt
 import json
 import re
 
-from emcomm.drill.scenario import Scenario, load_scenario
-from emcomm.drill.timeline import graph_at
+from typing import TYPE_CHECKING
+
 from emcomm.errors import UsageError
 from emcomm.priority import Priority
-from emcomm.router.policy import RoutingPolicy, Use
-from emcomm.router.router import Route, Router
+
+if TYPE_CHECKING:  # the router and scenario modules (Numba, pydantic) load only when routing
+    from emcomm.drill.scenario import Scenario
+    from emcomm.router.router import Route
 
 _UNITS_S = {"": 1.0, "s": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0, "d": 86400.0}
 
@@ -60,6 +62,8 @@ def _route_json(r: Route, names: dict[str, str]) -> dict[str, object]:
 
 
 def _format_route(title: str, r: Route, at_s: float) -> list[str]:
+    from emcomm.router.policy import RoutingPolicy, Use
+
     policy = RoutingPolicy.default()   # the policy Router.from_graph uses
     scarce = sorted({h.kind.value for h in r.hops if policy.use_of(r.priority, h.kind) == Use.LAST_RESORT})
     note = (f" (last resort: the policy keeps {', '.join(scarce)} for higher classes and adds "
@@ -80,6 +84,9 @@ def routes_at(sc: Scenario, src: str, dst: str, size_bytes: int, priority: Prior
         raise UsageError(f"--at {at_s:g} s is outside the scenario, which runs from 0 to {sc.info.duration_s:g} s")
     if isinstance(backups, bool) or backups < 0:
         raise UsageError(f"--backups must be a whole number ≥ 0, got {backups!r}")
+    from emcomm.drill.timeline import graph_at
+    from emcomm.router.router import Router
+
     router = Router.from_graph(graph_at(sc, sc.impact_model(), at_s))
     best = router.route(src, dst, size_bytes, priority, now=at_s)
     rest = router.backups(src, dst, size_bytes, priority, now=at_s, k=backups + 1)[1:] if backups else []
@@ -87,6 +94,8 @@ def routes_at(sc: Scenario, src: str, dst: str, size_bytes: int, priority: Prior
 
 
 def run_route(args: argparse.Namespace) -> int:
+    from emcomm.drill.scenario import load_scenario
+
     sc = load_scenario(args.scenario)
     at_s = parse_at(args.at)
     priority = Priority.parse(args.priority)
