@@ -8,11 +8,14 @@ exactly once."""
 from __future__ import annotations
 
 import json
+import select
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
+from typing import Callable
 
 import pytest
 
@@ -43,21 +46,12 @@ HOSTILE = textwrap.dedent('''
         s.curve_publickey, s.curve_secretkey, s.curve_serverkey = pub, sec, server_key.encode()
         s.connect(endpoint)
         return s
+    def phase(name):                                      # tell the test, wait until it saw the effect
+        print(json.dumps({"phase": name, "tried": tried}), flush=True)
+        if sys.stdin.readline().strip() != "go":
+            os._exit(3)
     link = b"h-r/fibre"
     tried = 0
-    if mode == "nokey":
-        s = dealer("h")
-        for i in range(50):
-            tried += 1
-        try:
-            s.send_multipart([link, msgpack.packb([1, 5, "h", 0, 0])])
-        except zmq.Again:
-            pass
-        time.sleep(1.0)
-        print(json.dumps({"tried": tried})); os._exit(0)
-    ident = load_identity(ident_dir)
-    s = dealer("h", ident)
-    rnd = random.Random(6)
     refused = 0
     def send(data):
         global tried, refused
@@ -66,6 +60,15 @@ HOSTILE = textwrap.dedent('''
             s.send_multipart([link, data])
         except zmq.Again:
             refused += 1
+    if mode == "nokey":
+        s = dealer("h")
+        for i in range(50):
+            send(msgpack.packb([1, 5, "h", i, 0]))
+        phase("nokey")
+        os._exit(0)
+    ident = load_identity(ident_dir)
+    s = dealer("h", ident)
+    rnd = random.Random(6)
     now = time.time()
     def env(prio, body, **kw):
         e = wire.make_envelope(os.urandom(16), "h", kw.pop("dst", "cc"), prio, 0, kw.pop("created", now), 600.0, body)
@@ -90,18 +93,19 @@ HOSTILE = textwrap.dedent('''
     flood = [wire.encode_envelope(signer.sign(env(2, b"flood %d" % i))) for i in range(400)]
     for f in flood:                                       # a PRIORITY flood
         send(f)
-    spoof = dealer("team", ident)                         # speaking as another node
+    spoof = dealer("team", ident)                         # speaking as another node, on its link
     for _ in range(20):
-        spoof.send_multipart([b"r-team/fibre", good]); tried += 1
-    time.sleep(0.5)
-    time.sleep(0.5)
+        tried += 1
+        spoof.send_multipart([b"r-team/fibre", good])
+    phase("junk")                                         # the test waits for all of it to be dropped
     forged = signer.sign(env(1, b"all clear, go home"))   # a forged IMMEDIATE: cut off
     send(wire.encode_envelope(dataclasses.replace(forged, body=b"all clear, stay put")))
-    time.sleep(1.0)
+    phase("forged")                                       # ... and for the cut-off
+    s.setsockopt(zmq.SNDTIMEO, 0)                         # refused now: its queue may be full, don't wait
     for _ in range(50):                                   # after the cut-off
         send(good)
-    time.sleep(1.0)
-    print(json.dumps({"tried": tried, "refused_by_transport": refused}))
+    phase("after")                                        # ... and for the refused reconnection
+    print(json.dumps({"tried": tried, "refused_by_transport": refused}), flush=True)
     os._exit(0)
 ''')
 
@@ -145,16 +149,71 @@ def _counters(mesh: Mesh, n: str) -> dict[str, int]:
     return {**st["counters"], **{f"rt.{k}": v for k, v in st["runtime"]["counters"].items()}}
 
 
-def _hostile(tmp: Path, key_dir: Path, mesh: Mesh, mode: str) -> int:
+PHASE_TIMEOUT_S = 20.0
+
+
+def _hostile(tmp: Path, key_dir: Path, mesh: SecureMesh, mode: str,
+             waits: dict[str, Callable[[dict[str, float]], bool]]) -> int:
+    """Run the hostile process; after each of its phases wait (bounded) until the relay's
+    counters show the phase's effect, then let it go on. Returns how many inputs it tried."""
     server_key = json.loads((tmp / "r-key" / "identity.pub").read_text())["curve_public"]
-    out = subprocess.run([sys.executable, "-c", HOSTILE, str(key_dir), server_key,
-                          f"tcp://127.0.0.1:{mesh.ports['r'][0]}", mode],
-                         capture_output=True, text=True, timeout=60, cwd=Path(__file__).resolve().parent.parent)
-    assert out.returncode == 0, out.stderr[-2000:]
-    return int(json.loads(out.stdout.strip().splitlines()[-1])["tried"])
+    ident = load_identity(mesh.keys["r"])      # this thread's own client: sockets are not shared
+    relay = ApiClient(f"tcp://127.0.0.1:{mesh.ports['r'][1]}", timeout_s=10.0,
+                      curve=(ident.public.curve_public, ident.curve_secret, ident.public.curve_public))
+    proc = subprocess.Popen([sys.executable, "-c", HOSTILE, str(key_dir), server_key,
+                             f"tcp://127.0.0.1:{mesh.ports['r'][0]}", mode], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            cwd=Path(__file__).resolve().parent.parent)
+    assert proc.stdin is not None and proc.stdout is not None
+    try:
+        last: dict = {}
+        while True:
+            ready, _, _ = select.select([proc.stdout], [], [], PHASE_TIMEOUT_S)
+            line = proc.stdout.readline() if ready else ""
+            if not line:
+                break
+            last = json.loads(line)
+            phase = last.get("phase")
+            if phase is None:
+                continue
+            deadline = time.monotonic() + PHASE_TIMEOUT_S
+            while not waits[phase](c := _counters_of(relay)):
+                assert time.monotonic() < deadline, f"after the hostile phase {phase!r} the relay shows {c}"
+                time.sleep(0.05)
+            proc.stdin.write("go\n")
+            proc.stdin.flush()
+        assert proc.wait(10) == 0, proc.stderr.read()[-2000:] if proc.stderr else ""
+        return int(last["tried"])
+    finally:
+        relay.close()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(10)
 
 
-@pytest.mark.timeout(150)
+def _counters_of(api: ApiClient) -> dict[str, float]:
+    """Core counters, runtime counters as ``rt.*``, the node's clock as ``t_s`` and when each
+    link last heard its neighbour as ``heard.<link id>``."""
+    st = api.call("status")
+    return {**st["counters"], **{f"rt.{k}": v for k, v in st["runtime"]["counters"].items()}, "t_s": st["t_s"],
+            **{f"heard.{lid}": st["t_s"] - link["last_heard_age_s"] for lid, link in st["links"].items()}}
+
+
+def _team_heard_after_spoofing(c: dict[str, float], mark: dict[str, float]) -> bool:
+    """All 20 spoofed frames were dropped, and afterwards the relay still hears the real team
+    (a connection that took over team's routing id would have cut it off)."""
+    if c.get("rt.dropped.identity_mismatch", 0) < 20:
+        return False
+    mark.setdefault("t_s", c["t_s"])
+    return c["heard.r-team/fibre"] > mark["t_s"]
+
+
+def _last_heard_s(mesh: Mesh, n: str, link_id: str) -> float:
+    st = mesh.api(n).call("status")
+    return st["t_s"] - st["links"][link_id]["last_heard_age_s"]
+
+
+@pytest.mark.timeout(120)
 def test_hostile_peer_is_refused_or_cut_off_while_flash_gets_through(tmp_path: Path) -> None:
     mesh, dirs = _secure_mesh(tmp_path)
     try:
@@ -162,21 +221,35 @@ def test_hostile_peer_is_refused_or_cut_off_while_flash_gets_through(tmp_path: P
         before = [mesh.send("cc", "team", f"flash {i}", "flash") for i in range(5)]
         stranger = tmp_path / "stranger-key"
         cli(["keygen", "--id", "h", "--name", "Nobody", "--org", "?", "--role", "commander", "--out", str(stranger)])
-        tried = _hostile(tmp_path, stranger, mesh, "nokey")
-        c = _counters(mesh, "r")
-        assert not any(k.startswith("rx_") and "h" in k for k in c)
+        heard = _last_heard_s(mesh, "r", "h-r/fibre")
+        tried = _hostile(tmp_path, stranger, mesh, "nokey", {"nokey": lambda c: c.get("rt.zap.refused_key", 0) >= 1})
+        assert _last_heard_s(mesh, "r", "h-r/fibre") == pytest.approx(heard, abs=1e-6)   # nothing reached the core
         assert "refused a connection" in (tmp_path / "r.log").read_text()
-        during = []
-        tried_rostered = 0
-        import threading
+        during: list[bytes] = []    # legitimate traffic sent while the attack runs: some in every phase
+        spoofed: dict[str, float] = {}
+        waits: dict[str, Callable[[dict[str, float]], bool]] = {
+            # the spoofing connection's frames are dropped before the cut-off refuses h's key
+            "junk": lambda c: _team_heard_after_spoofing(c, spoofed) and len(during) >= 4,
+            "forged": lambda c: c.get("rt.security.reconnects", 0) >= 1 and len(during) >= 8,   # cut off
+            "after": lambda c: c.get("rt.zap.refused_rostered", 0) >= 1 and len(during) >= 12,  # h refused
+        }
         result: dict[str, int] = {}
-        t = threading.Thread(target=lambda: result.update(n=_hostile(tmp_path, dirs["h"], mesh, "rostered")))
+        failure: list[BaseException] = []
+
+        def attack() -> None:
+            try:
+                result["n"] = _hostile(tmp_path, dirs["h"], mesh, "rostered", waits)
+            except BaseException as exc:   # re-raised in the test's thread
+                failure.append(exc)
+
+        t = threading.Thread(target=attack)
         t.start()
         while t.is_alive():
             during.append(mesh.send("cc", "team", f"flash during attack {len(during)}", "flash"))
             during.append(mesh.send("team", "cc", f"immediate during attack {len(during)}", "immediate"))
-            time.sleep(0.3)           # within the default FLASH limit (5/s): the commander is not flooding
-        t.join()
+            t.join(0.3)       # paced within the default FLASH limit (5/s): the commander is not flooding
+        if failure:
+            raise failure[0]
         tried_rostered = result["n"]
         after = [mesh.send("cc", "team", f"flash after {i}", "flash") for i in range(5)]
         legit = set(before + during + after)
@@ -186,7 +259,7 @@ def test_hostile_peer_is_refused_or_cut_off_while_flash_gets_through(tmp_path: P
             got = [m["msg_id"] for m in team + cc]
             if legit <= set(got) or time.monotonic() > deadline:
                 break
-            time.sleep(0.3)
+            time.sleep(0.1)
         for name, group in (("before", before), ("during", during), ("after", after)):
             for mid in group:
                 assert got.count(mid) == 1, (f"{name} #{group.index(mid)} {mid.hex()} delivered {got.count(mid)} times; "
@@ -200,6 +273,7 @@ def test_hostile_peer_is_refused_or_cut_off_while_flash_gets_through(tmp_path: P
             assert c.get(f"dropped.{reason}", 0) + at_cc.get(f"dropped.{reason}", 0) > 0, (reason, c, at_cc)
         assert c.get("rt.dropped.identity_mismatch", 0) == 20
         assert c.get("rt.zap.refused_key", 0) >= 2      # the keyless peer, then the cut-off one reconnecting
+        assert c.get("rt.zap.refused_rostered", 0) >= 1 and "the key of node h is rostered" in (tmp_path / "r.log").read_text()
         log = (tmp_path / "r.log").read_text()
         assert "cut off" in log
         print(f"hostile inputs tried: {tried} without a key, {tried_rostered} with a rostered key; "

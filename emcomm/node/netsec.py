@@ -168,6 +168,7 @@ class NetSecurity:
             self._reconnect = False
             allowed = {k: n for k, n in sec.roster.allowed_curve_keys().items() if n not in sec.blocked}
             self.zap.set_allowed(allowed)
+            self.zap.known = sec.roster.allowed_curve_keys()
             self.zap.set_domain(TELEMETRY_DOMAIN, allowed)
             runtime.reconnect_peers()
 

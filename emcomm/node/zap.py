@@ -45,6 +45,9 @@ class ZapHandler:
         self.socket.bind(ZAP_ENDPOINT)
         self.allowed: dict[bytes, str] = dict(allowed)
         self.domains: dict[bytes, dict[bytes, str]] = {}
+        # rostered keys (allowed or not): a refused one is named in the log and counted apart
+        # (zap.refused_rostered), so an operator sees *which* node keeps knocking
+        self.known: dict[bytes, str] = dict(allowed)
         self.counters: collections.Counter[str] = collections.Counter()
 
     def set_allowed(self, allowed: Mapping[bytes, str]) -> None:
@@ -81,6 +84,15 @@ class ZapHandler:
         node = self.domains.get(domain, self.allowed).get(key)
         if node is None:
             self.counters["zap.refused_key"] += 1
+            who = self.known.get(key)
+            if who is not None:
+                self.counters["zap.refused_rostered"] += 1
+                n = self.counters["zap.refused_rostered"]
+                if n <= 10 or n % 1000 == 0:
+                    log.warning("refused a connection from %s to %s: the key of node %s is rostered but not allowed "
+                                "there (cut off, or not this node's own key for its API) (%d so far)",
+                                address.decode(errors="replace"), domain.decode(errors="replace"), who, n)
+                return [version, request_id, b"400", b"key not allowed", b"", b""]
             n = self.counters["zap.refused_key"]
             if n <= 10 or n % 1000 == 0:
                 log.warning("refused a connection from %s to %s: CURVE key %s is not allowed there (not on the "
