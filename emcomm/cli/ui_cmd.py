@@ -24,8 +24,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("ui", help="the command-centre map: replay a drill recording or watch live node telemetry")
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--replay", metavar="RECORDING", help="a drill recording (.emrec) to replay with a time slider")
-    src.add_argument("--live", metavar="ENDPOINT", nargs="+",
-                     help="node telemetry PUB endpoints, e.g. tcp://127.0.0.1:5601")
+    src.add_argument("--live", metavar="SOURCE", nargs="+",
+                     help="node telemetry: PUB endpoints (tcp://127.0.0.1:5601), NODE@tcp://HOST:PORT, "
+                          "or a running node's data directory")
     src.add_argument("--write-sample", metavar="PATH",
                      help="write a small synthetic sample recording to PATH and exit (to try --replay)")
     p.add_argument("--base", metavar="RECORDING", help="live mode: take node positions and links from this recording")
@@ -35,6 +36,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--refresh", type=float, default=3.0, metavar="S", help="live: seconds between updates")
     p.add_argument("--online-tiles", action="store_true", help="offer online map tiles as an optional layer")
     p.add_argument("--roster", metavar="ROSTER", help="the signed roster: node popups name each operator from it")
+    p.add_argument("--identity", metavar="DIR",
+                   help="live: the command centre's rostered key, to subscribe to secure nodes' tcp:// telemetry "
+                        "(give each as NODE@tcp://HOST:PORT with --roster, or as the node's data directory)")
     p.set_defaults(func=run)
 
 
@@ -100,7 +104,9 @@ def streamlit_command(args: argparse.Namespace) -> list[str]:
     if args.replay:
         page_args += ["--replay", str(Path(args.replay).resolve())]
     if args.live:
-        page_args += ["--live", *args.live]
+        page_args += ["--live", *(_absolute_source(x) for x in args.live)]
+        if getattr(args, "identity", None):
+            page_args += ["--identity", str(Path(args.identity).resolve())]
         if args.base:
             page_args += ["--base", str(Path(args.base).resolve())]
     page_args += ["--stale-after", str(args.stale_after), "--refresh", str(args.refresh)]
@@ -115,6 +121,13 @@ def streamlit_command(args: argparse.Namespace) -> list[str]:
             "--global.developmentMode", "false", "--client.toolbarMode", "minimal", "--", *page_args]
 
 
+def _absolute_source(item: str) -> str:
+    # a node's data directory or node.json, given relative to where `emcomm ui` was typed
+    if item.startswith(("tcp://", "ipc://")) or ("@" in item and item.split("@", 1)[1].startswith(("tcp://", "ipc://"))):
+        return item
+    return str(Path(item).resolve())
+
+
 def run(args: argparse.Namespace) -> int:
     if args.write_sample:
         from emcomm.ui.synthetic import write_sample_recording
@@ -123,10 +136,11 @@ def run(args: argparse.Namespace) -> int:
         print(f"wrote sample recording {args.write_sample}; replay it with: emcomm ui --replay {args.write_sample}")
         return 0
     if args.live:
-        from emcomm.ui.live import check_endpoint
+        from emcomm.ui.live import live_sources
 
-        for ep in args.live:
-            check_endpoint(ep)
+        live_sources(args.live, identity=args.identity, roster=args.roster)   # every source and key checked now
+    elif args.identity:
+        raise UsageError("--identity is for --live (subscribing to secure nodes); leave it out with --replay")
     if args.roster:
         from emcomm.node.roster import load_roster
 

@@ -20,7 +20,7 @@ from emcomm.ui import mapview, panels
 from emcomm.ui.layers import situation_payloads
 from emcomm.ui.mapcomponent import base_spec, show_map
 from emcomm.ui.operators import with_roster_operators
-from emcomm.ui.live import LiveFold, TelemetryListener
+from emcomm.ui.live import LiveFold, TelemetryListener, live_sources
 from emcomm.ui.replay import read_recording, situation_at
 from emcomm.ui.situation import Situation
 
@@ -37,6 +37,7 @@ def _args() -> argparse.Namespace:
     p.add_argument("--refresh", type=float, default=3.0)
     p.add_argument("--online-tiles", action="store_true")
     p.add_argument("--roster", default=None)
+    p.add_argument("--identity", default=None)    # live: subscribe to secure nodes as this rostered key
     return p.parse_args(sys.argv[1:])
 
 
@@ -152,7 +153,7 @@ def replay_page(path: str, online_tiles: bool, roster=None) -> None:
 
 
 def live_page(endpoints: list[str], base_path: str | None, stale_after_s: float, refresh_s: float,
-              online_tiles: bool, roster=None) -> None:
+              online_tiles: bool, roster=None, identity: str | None = None, roster_path: str | None = None) -> None:
     base = None
     if base_path:
         try:
@@ -161,7 +162,7 @@ def live_page(endpoints: list[str], base_path: str | None, stale_after_s: float,
         except EmcommError as exc:
             st.error(f"Base picture not loaded (nodes are listed without positions): {exc}")
     try:
-        listener, fold = _listener(tuple(endpoints), base)
+        listener, fold = _listener(tuple(endpoints), base, identity, roster_path)
     except EmcommError as exc:
         st.error(str(exc))
         return
@@ -188,8 +189,10 @@ def live_page(endpoints: list[str], base_path: str | None, stale_after_s: float,
 
 
 @st.cache_resource
-def _listener(endpoints: tuple[str, ...], base: Situation | None):
-    return TelemetryListener(list(endpoints)), LiveFold(base)
+def _listener(endpoints: tuple[str, ...], base: Situation | None, identity: str | None = None,
+              roster_path: str | None = None):
+    sources, client = live_sources(list(endpoints), identity=identity, roster=roster_path)
+    return TelemetryListener(sources, client), LiveFold(base)
 
 
 def main() -> None:
@@ -200,7 +203,8 @@ def main() -> None:
     if args.replay:
         replay_page(args.replay, args.online_tiles, roster)
     elif args.live:
-        live_page(args.live, args.base, args.stale_after, args.refresh, args.online_tiles, roster)
+        live_page(args.live, args.base, args.stale_after, args.refresh, args.online_tiles, roster,
+                  identity=args.identity, roster_path=args.roster)
     else:
         st.error("Nothing to show: start with `emcomm ui --replay RECORDING` or `emcomm ui --live tcp://HOST:PORT`.")
 

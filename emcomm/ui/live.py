@@ -2,7 +2,10 @@
 
 Owns two things: ``LiveFold`` (pure: telemetry dicts + receive times → Situation) and
 ``TelemetryListener`` (ZeroMQ SUB sockets, one per endpoint, receive only). The UI never
-sends anything into the mesh: SUB sockets cannot send, and no identity is held here.
+sends anything into the mesh: SUB sockets cannot send. A secure node's tcp:// telemetry is a
+CURVE server admitting rostered keys only: ``live_sources`` resolves each node's server key
+(from its ``node.json`` or the roster) and the listener subscribes as the command centre's
+identity (``emcomm ui --identity DIR``); that key is used for nothing else.
 
 A node publishes two topics on its PUB socket (``[topic, msgpack map]``):
 
@@ -483,25 +486,121 @@ def _cost_per_mb_cny(kind: str) -> float:
         return 0.0
 
 
-class TelemetryListener:
-    """SUB sockets (receive only) on each endpoint; ``poll`` drains what has arrived."""
+@dataclasses.dataclass(frozen=True)
+class LiveSource:
+    """One telemetry endpoint and, for a secure node's tcp:// socket, its CURVE server key (Z85)."""
 
-    def __init__(self, endpoints: list[str]):
+    endpoint: str
+    server_key: bytes | None = None
+    node: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class ClientKeys:
+    """The command centre's CURVE key pair (Z85), as its rostered identity holds it."""
+
+    public: bytes
+    secret: bytes
+
+
+def _source_from_node_file(item: str) -> LiveSource:
+    import json
+    from pathlib import Path
+
+    path = Path(item)
+    if path.is_dir():
+        path = path / "node.json"
+    try:
+        info = json.loads(path.read_text())
+        telemetry, node = info.get("telemetry"), str(info.get("id", ""))
+    except (OSError, ValueError, AttributeError) as exc:
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise UsageError(f"live source {item!r}: cannot read {path} ({why}); expected a running node's data "
+                         "directory or its node.json, NODE@tcp://HOST:PORT, tcp://HOST:PORT or ipc://PATH") from None
+    if not telemetry:
+        raise UsageError(f"live source {item!r}: node {node!r} publishes no telemetry (start it with --telemetry)")
+    key = info.get("curve_public")
+    return LiveSource(check_endpoint(str(telemetry)), str(key).encode("ascii") if key else None, node)
+
+
+def live_sources(items: list[str], *, identity: str | None = None,
+                 roster: str | None = None) -> tuple[list[LiveSource], ClientKeys | None]:
+    """Resolve ``emcomm ui --live`` items into sources and the client keys to subscribe with.
+
+    An item is an endpoint (``tcp://HOST:PORT``, ``ipc://PATH``), ``NODE@tcp://HOST:PORT``
+    (the node's server key from ``roster``), or a running node's data directory or
+    ``node.json`` (endpoint and server key as the node wrote them). With ``identity`` (a
+    key directory whose key is on the roster) every tcp:// source must have a server key;
+    without it, a source that has one is refused (that node's telemetry admits rostered
+    keys only). ipc:// needs no keys: the socket file's permissions guard it.
+
+    >>> live_sources(["tcp://127.0.0.1:5601"])
+    ([LiveSource(endpoint='tcp://127.0.0.1:5601', server_key=None, node='')], None)
+    """
+    loaded_roster = None
+    sources: list[LiveSource] = []
+    for item in items:
+        if item.startswith(("tcp://", "ipc://")):
+            sources.append(LiveSource(check_endpoint(item)))
+        elif "@" in item and item.split("@", 1)[1].startswith(("tcp://", "ipc://")):
+            node, ep = item.split("@", 1)
+            if roster is None:
+                raise UsageError(f"live source {item!r} names node {node!r}: give --roster ROSTER to find its key")
+            if loaded_roster is None:
+                from emcomm.node.roster import load_roster
+                loaded_roster = load_roster(roster)
+            entry = loaded_roster.active(node)
+            if entry is None:
+                raise UsageError(f"live source {item!r}: node {node!r} has no active key on roster "
+                                 f"v{loaded_roster.version} ({roster})")
+            sources.append(LiveSource(check_endpoint(ep), entry.curve_public, node))
+        else:
+            sources.append(_source_from_node_file(item))
+    if identity is None:
+        secure = [s.node or s.endpoint for s in sources if s.server_key is not None and s.endpoint.startswith("tcp://")]
+        if secure:
+            raise UsageError(f"the telemetry of {', '.join(secure)} is secure (CURVE, rostered keys only): "
+                             "give --identity DIR with the command centre's rostered key")
+        return sources, None
+    from emcomm.node.identity import load_identity
+    ident = load_identity(identity)
+    keyless = [s.endpoint for s in sources if s.server_key is None and s.endpoint.startswith("tcp://")]
+    if keyless:
+        raise UsageError(f"--identity given, but the server key of {', '.join(keyless)} is unknown: name the node "
+                         "(NODE@tcp://HOST:PORT with --roster) or give its data directory / node.json instead")
+    return sources, ClientKeys(ident.public.curve_public, ident.curve_secret)
+
+
+class TelemetryListener:
+    """SUB sockets (receive only) on each endpoint; ``poll`` drains what has arrived.
+
+    ``endpoints`` are endpoint strings or ``LiveSource``s; a source with a server key is
+    subscribed with CURVE as ``client`` (see ``live_sources``)."""
+
+    def __init__(self, endpoints: list[str] | list[LiveSource] | list[str | LiveSource],
+                 client: ClientKeys | None = None):
         import zmq  # the runtime dependency stays out of the pure functions above
 
         self._zmq = zmq
         self.ctx = zmq.Context.instance()
-        self.endpoints = [check_endpoint(e) for e in endpoints]
+        sources = [e if isinstance(e, LiveSource) else LiveSource(check_endpoint(e)) for e in endpoints]
+        self.endpoints = [src.endpoint for src in sources]
         self.sockets = []
         self.last_msg_s: dict[str, float | None] = {e: None for e in self.endpoints}
         self.started_s = time.monotonic()
-        for ep in self.endpoints:
+        for src in sources:
             s = self.ctx.socket(zmq.SUB)
             s.setsockopt(zmq.SUBSCRIBE, b"")
             s.setsockopt(zmq.LINGER, 0)
             s.setsockopt(zmq.RCVHWM, 100_000)
-            s.connect(ep)
-            self.sockets.append((ep, s))
+            if src.server_key is not None and src.endpoint.startswith("tcp://"):
+                if client is None:
+                    s.close(0)
+                    self.close()
+                    raise UsageError(f"{src.endpoint} needs CURVE keys: give the command centre's identity")
+                s.curve_publickey, s.curve_secretkey, s.curve_serverkey = client.public, client.secret, src.server_key
+            s.connect(src.endpoint)
+            self.sockets.append((src.endpoint, s))
 
     def poll(self, fold: LiveFold, max_msgs: int = 50_000) -> int:
         """Fold every waiting event into ``fold``; return how many arrived."""
