@@ -3,7 +3,6 @@ exactly once, through relay kill -9 and restart and peers disconnecting mid-stre
 
 from __future__ import annotations
 
-import os
 import select
 import signal
 import socket

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from emcomm.errors import StoreError
-from emcomm.node.store import Batch, MessageRecord, Store
+from emcomm.node.store import Batch, InboxEntry, MessageRecord, Store
 
 
 def _rec(i: int, prio: int = 3, size: int = 64, state: str = "queued") -> MessageRecord:
@@ -176,9 +176,7 @@ def test_every_commit_that_returned_survives_kill_9_of_the_writer(tmp_path: Path
     assert not missing, f"acknowledged but lost after kill -9: {sorted(missing)[:10]}"
 
 
-def _inbox(i: int, t: float) -> "InboxEntry":
-    from emcomm.node.store import InboxEntry
-
+def _inbox(i: int, t: float) -> InboxEntry:
     return InboxEntry(i.to_bytes(16, "big"), "a", "b", 0, 0, 1.0, f"m{i}".encode(), t)
 
 

@@ -48,7 +48,7 @@ from typing import Any, Callable
 import msgpack
 import zmq
 
-from emcomm.errors import EmcommError, RemoteInputError, StoreError, UsageError
+from emcomm.errors import EmcommError, RemoteInputError, UsageError
 from emcomm.links.emulation import EmulatedLink, Sent
 from emcomm.node import api as API
 from emcomm.node.actions import Deliver, Dropped, Forget, Persist, Receipt, Telemetry, Transmit
