@@ -116,28 +116,39 @@ class Bare:
 class Relay:
     """A real `emcomm node` process between a source and a sink played by this process."""
 
-    def __init__(self, ctx: zmq.Context, data_dir: Path):
+    # the sink's msgpack parse: the same work as the bare relay's sink (SecureRelay must allow
+    # the signature's integer ext keys)
+    strict_map_key = True
+
+    def __init__(self, ctx: zmq.Context, data_dir: Path, extra_toml: str = ""):
         ports = {k: free_port() for k in ("relay", "api", "src", "sink")}
         self.relay_ep = f"tcp://127.0.0.1:{ports['relay']}"
         # Loopback "fibre" with frames big enough for a 64 KiB message: the benchmark measures
         # the relay itself, not fragmentation for a 1,400-byte link.
         over = "[neighbour.overrides]\nmtu_bytes = 131072\nrate_up_bps = 10e9\nrate_down_bps = 10e9\nloss = 0.0\n"
         toml = (f'id = "relay"\nlisten = "{self.relay_ep}"\napi = "tcp://127.0.0.1:{ports["api"]}"\n'
-                f'data_dir = "{data_dir}"\nemulation = false\n'
+                f'data_dir = "{data_dir}"\nemulation = false\n{extra_toml}'
                 f'[[neighbour]]\nid = "src"\nendpoint = "tcp://127.0.0.1:{ports["src"]}"\nkind = "fibre"\n{over}'
                 f'[[neighbour]]\nid = "sink"\nendpoint = "tcp://127.0.0.1:{ports["sink"]}"\nkind = "fibre"\n{over}')
-        cfg = data_dir.parent / "relay.toml"
+        cfg = data_dir.parent / f"{data_dir.name}.toml"
         cfg.write_text(toml)
         self.src_link, self.sink_link = b"relay-src/fibre", b"relay-sink/fibre"
-        self.src_in = ctx.socket(zmq.ROUTER)
-        self.src_in.bind(f"tcp://127.0.0.1:{ports['src']}")
-        self.sink_in = ctx.socket(zmq.ROUTER)
-        self.sink_in.bind(f"tcp://127.0.0.1:{ports['sink']}")
+        self.src_in = self._server(ctx, "src", ports["src"])
+        self.sink_in = self._server(ctx, "sink", ports["sink"])
         self.src_out = self._dealer(ctx, b"src")
         self.sink_out = self._dealer(ctx, b"sink")
         self.proc = subprocess.Popen([sys.executable, "-m", "emcomm", "node", "--config", str(cfg), "--status-every", "0",
                                       "--quiet"], cwd=ROOT, stdout=subprocess.DEVNULL)
-        self.rate(200, 64)  # warm up: the path works, routes are known
+        try:
+            self.rate(200, 64)  # warm up: the path works, routes are known
+        except BaseException:
+            self.close()
+            raise
+
+    def _server(self, ctx: zmq.Context, who: str, port: int) -> zmq.Socket:
+        s = ctx.socket(zmq.ROUTER)
+        s.bind(f"tcp://127.0.0.1:{port}")
+        return s
 
     def _dealer(self, ctx: zmq.Context, ident: bytes) -> zmq.Socket:
         s = ctx.socket(zmq.DEALER)
@@ -172,7 +183,7 @@ class Relay:
                 _, _, data = self.sink_in.recv_multipart(zmq.NOBLOCK)
             except zmq.Again:
                 break
-            f = msgpack.unpackb(data)    # the same work as the bare relay's sink
+            f = msgpack.unpackb(data, strict_map_key=self.strict_map_key)
             if f[1] == FrameType.DATA:
                 ids.append(f[2])
         for i in range(0, len(ids), 1000):
@@ -254,6 +265,8 @@ class SecureRelay(Relay):
     check on every frame, end-to-end signed envelopes (verified at the relay when the class
     asks for it), per-sender rate limits and the hash-chained audit log."""
 
+    strict_map_key = False
+
     def __init__(self, ctx: zmq.Context, data_dir: Path, *, priority: int = 3):
         from emcomm.node.identity import Identity
         from emcomm.node.roster import Roster
@@ -270,54 +283,10 @@ class SecureRelay(Relay):
         roster.sign(auth, 0.0).save(keys / "roster.json")
         ids["relay"].save(keys / "relay")
         self.ids, self.signer = ids, Signer(ids["src"])
-        ports = {k: free_port() for k in ("relay", "api", "src", "sink")}
-        self.relay_ep = f"tcp://127.0.0.1:{ports['relay']}"
-        over = "[neighbour.overrides]\nmtu_bytes = 131072\nrate_up_bps = 10e9\nrate_down_bps = 10e9\nloss = 0.0\n"
-        toml = (f'id = "relay"\nlisten = "{self.relay_ep}"\napi = "tcp://127.0.0.1:{ports["api"]}"\n'
-                f'data_dir = "{data_dir}"\nemulation = false\nidentity = "{keys / "relay"}"\n'
-                f'roster = "{keys / "roster.json"}"\n'
-                # the source is one sender sending as fast as it can: its bucket must not be the limit here
-                f'rate_limits = {{routine = [1e7, 1e7], immediate = [1e7, 1e7]}}\n'
-                f'[[neighbour]]\nid = "src"\nendpoint = "tcp://127.0.0.1:{ports["src"]}"\nkind = "fibre"\n{over}'
-                f'[[neighbour]]\nid = "sink"\nendpoint = "tcp://127.0.0.1:{ports["sink"]}"\nkind = "fibre"\n{over}')
-        cfg = data_dir.parent / f"{data_dir.name}.toml"
-        cfg.write_text(toml)
-        self.src_link, self.sink_link = b"relay-src/fibre", b"relay-sink/fibre"
-        self.src_in = self._server(ctx, "src", ports["src"])
-        self.sink_in = self._server(ctx, "sink", ports["sink"])
-        self.src_out = self._dealer(ctx, b"src")
-        self.sink_out = self._dealer(ctx, b"sink")
-        self.proc = subprocess.Popen([sys.executable, "-m", "emcomm", "node", "--config", str(cfg), "--status-every", "0",
-                                      "--quiet"], cwd=ROOT, stdout=subprocess.DEVNULL)
-        try:
-            self.rate(200, 64)
-        except BaseException:
-            self.close()
-            raise
-
-    def _drain(self) -> tuple[int, int]:
-        """As Relay._drain; the sink's msgpack parse allows the signature's integer ext keys."""
-        acked = got = 0
-        while True:
-            try:
-                _, _, data = self.src_in.recv_multipart(zmq.NOBLOCK)
-            except zmq.Again:
-                break
-            f = decode(data)
-            if isinstance(f, HopAck):
-                acked += len(f.msg_ids)
-        ids = []
-        while True:
-            try:
-                _, _, data = self.sink_in.recv_multipart(zmq.NOBLOCK)
-            except zmq.Again:
-                break
-            f = msgpack.unpackb(data, strict_map_key=False)
-            if f[1] == FrameType.DATA:
-                ids.append(f[2])
-        for i in range(0, len(ids), 1000):
-            self.sink_out.send_multipart([self.sink_link, encode_hop_ack(ids[i:i + 1000])])
-        return acked, len(ids)
+        super().__init__(ctx, data_dir, extra_toml=(
+            f'identity = "{keys / "relay"}"\nroster = "{keys / "roster.json"}"\n'
+            # the source is one sender sending as fast as it can: its bucket must not be the limit here
+            'rate_limits = {routine = [1e7, 1e7], immediate = [1e7, 1e7]}\n'))
 
     def _server(self, ctx: zmq.Context, who: str, port: int) -> zmq.Socket:
         s = ctx.socket(zmq.ROUTER)
