@@ -101,3 +101,27 @@ def test_listener_receives_from_a_pub_socket_and_reports_a_silent_endpoint():
     finally:
         listener.close()
         pub.close(0)
+
+
+def test_a_refused_frame_from_the_listener_counts_once():
+    ctx = zmq.Context.instance()
+    pub = ctx.socket(zmq.PUB)
+    port = pub.bind_to_random_port("tcp://127.0.0.1")
+    listener = TelemetryListener([f"tcp://127.0.0.1:{port}"])
+    fold = LiveFold(BASE)
+    try:
+        deadline = time.monotonic() + 10
+        while fold.situation(time.monotonic()).stats[1].sent == 0:   # PUB drops until the SUB has joined
+            assert time.monotonic() < deadline, "the listener never heard the PUB socket"
+            pub.send_multipart([b"event", msgpack.packb(_ev(SUBMITTED, "t1", b"\x06" * 16, 1))])
+            time.sleep(0.05)
+            listener.poll(fold)
+        pub.send_multipart([b"event", msgpack.packb({"kind": 3})])       # decodes, but no 'node'
+        deadline = time.monotonic() + 10
+        while listener.poll(fold) == 0:
+            assert time.monotonic() < deadline, "the malformed frame never arrived"
+            time.sleep(0.05)
+        assert fold.rejected == 1
+    finally:
+        listener.close()
+        pub.close(0)

@@ -232,10 +232,10 @@ class LiveFold:
         self.alert_overlays: dict[tuple[str, tuple[str, ...]], HazardOverlay] = {}   # by (sender, area descs)
 
     def add(self, ev: Mapping[str, Any], recv_s: float, topic: str = "event") -> None:
-        """Fold one frame of ``topic`` (``event`` or ``status``); a malformed one raises
-        RemoteInputError (count it and go on). A delivered alert whose body cannot be read
-        still counts as delivered, shows as an unreadable alert in the feed, and raises
-        RemoteInputError."""
+        """Fold one frame of ``topic`` (``event`` or ``status``); a malformed one is counted in
+        ``rejected`` and raises RemoteInputError (go on with the next). A delivered alert whose
+        body cannot be read still counts as delivered, shows as an unreadable alert in the feed,
+        is counted in ``rejected`` and raises RemoteInputError."""
         if not isinstance(ev, Mapping) or not isinstance(ev.get("node"), str):
             self.rejected += 1
             raise RemoteInputError("malformed", "telemetry needs a map with text 'node'")
@@ -352,6 +352,7 @@ class LiveFold:
             alert = read_alert_body(detail.get("body"))
         except InteropError as exc:
             self._feed(t_s, "alert", f"alert {mid[:8]} delivered at {node} is unreadable: {exc}", src)
+            self.rejected += 1
             raise RemoteInputError("bad_field", f"delivered alert {mid[:8]}: {exc}") from None
         if isinstance(alert, str):
             self._feed(t_s, "flash" if priority == Priority.FLASH else "alert", alert, src)
@@ -618,9 +619,14 @@ class TelemetryListener:
                 n += 1
                 topic = frames[0].decode("ascii", "replace") if len(frames) > 1 else "event"
                 try:
-                    fold.add(msgpack.unpackb(frames[-1], raw=False), recv_s=now, topic=topic)
-                except (ValueError, msgpack.UnpackException, RemoteInputError):
+                    ev = msgpack.unpackb(frames[-1], raw=False)
+                except (ValueError, msgpack.UnpackException):
                     fold.rejected += 1
+                    continue
+                try:
+                    fold.add(ev, recv_s=now, topic=topic)
+                except RemoteInputError:
+                    pass                  # counted in fold.rejected by add
         return n
 
     def silent(self, now_s: float, after_s: float) -> list[tuple[str, float]]:
