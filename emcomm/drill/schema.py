@@ -23,9 +23,6 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from emcomm.links.profiles import LinkKind
 from emcomm.priority import Priority
 
-ROLES: tuple[str, ...] = ("command", "team", "relay", "sensor", "base_station", "hub", "uav")
-CONTENTS: tuple[str, ...] = ("text", "position", "status", "alert", "file")
-
 Role = Literal["command", "team", "relay", "sensor", "base_station", "hub", "uav"]
 Content = Literal["text", "position", "status", "alert", "file"]
 
@@ -277,13 +274,3 @@ class TrafficModel(_Table):
             raise ValueError("count > 1 needs every_s (seconds between sends)")
         return self
 
-
-class ScenarioFileModel(_Table):
-    scenario: ScenarioInfoModel
-    satellites: list[SatelliteModel] = []
-    nodes: list[NodeModel] = []
-    node_groups: list[NodeGroupModel] = []
-    links: list[LinkModel] = []
-    link_rules: list[LinkRuleModel] = []
-    hazards: list[HazardModel] = []
-    traffic: list[TrafficModel] = []
