@@ -186,22 +186,14 @@ def scenario_from_quake(ev: QuakeEvent, *, nodes: dict[str, list[dict[str, Any]]
             raise UsageError(f"--strike-deg must be between -360 and 360, got {strike_deg:g}")
         params["strike_deg"] = strike_deg
     local = ev.time.astimezone(tz)
-    doc: dict[str, Any] = {
-        "scenario": {
-            "name": name or f"M{ev.magnitude:g} earthquake, {local:%d %B %Y %H:%M} (UTC{tz_hours:+g})",
-            "description": f"{ev.title}: intensity by distance and damage draws for base stations, fibre and "
-                           "mains by emcomm.hazards.earthquake.",
-            "sources": sources,
-            "start": start,
-            "duration_s": duration_s,
-            "step_s": 3600.0,
-            "seed": seed,
-        },
+    meta: dict[str, Any] = {
+        "name": name or f"M{ev.magnitude:g} earthquake, {local:%d %B %Y %H:%M} (UTC{tz_hours:+g})",
+        "description": f"{ev.title}: intensity by distance and damage draws for base stations, fibre and "
+                       "mains by emcomm.hazards.earthquake.",
+        "sources": sources,
+        "start": start,
+        "duration_s": duration_s,
+        "step_s": 3600.0,
+        "seed": seed,
     }
-    for k in ("satellites", "nodes", "node_groups", "links", "link_rules"):
-        if tables.get(k):
-            doc[k] = tables[k]
-    doc["hazards"] = [{"kind": "earthquake", "name": ev.title, "params": params}]
-    if tables.get("traffic"):
-        doc["traffic"] = tables["traffic"]
-    return doc, notes
+    return nodeset.scenario_doc(meta, tables, {"kind": "earthquake", "name": ev.title, "params": params}), notes

@@ -114,23 +114,15 @@ def scenario_from_track(track: Track, track_path: str, *, nodes: dict[str, list[
         notes += nodeset.fit_to_duration(tables, duration_s)
         sources += list(nodes_sources)
         seed = nodes_seed
-    doc: dict[str, Any] = {
-        "scenario": {
-            "name": name or f"Typhoon {storm} ({points[0].time:%B %Y})",
-            "description": f"Typhoon {storm} from its best track ({base}); wind, rain and storm surge by the "
-                           "Holland / R-CLIPER models of emcomm.hazards.typhoon.",
-            "sources": sources,
-            "start": start,
-            "duration_s": duration_s,
-            "step_s": 3600.0,
-            "seed": seed,
-        },
+    meta: dict[str, Any] = {
+        "name": name or f"Typhoon {storm} ({points[0].time:%B %Y})",
+        "description": f"Typhoon {storm} from its best track ({base}); wind, rain and storm surge by the "
+                       "Holland / R-CLIPER models of emcomm.hazards.typhoon.",
+        "sources": sources,
+        "start": start,
+        "duration_s": duration_s,
+        "step_s": 3600.0,
+        "seed": seed,
     }
-    for k in ("satellites", "nodes", "node_groups", "links", "link_rules"):
-        if tables.get(k):
-            doc[k] = tables[k]
-    doc["hazards"] = [{"kind": "typhoon", "name": f"Typhoon {storm}",
-                       "params": {"name": f"typhoon {storm}", "track": track_rows}}]
-    if tables.get("traffic"):
-        doc["traffic"] = tables["traffic"]
-    return doc, notes
+    hazard = {"kind": "typhoon", "name": f"Typhoon {storm}", "params": {"name": f"typhoon {storm}", "track": track_rows}}
+    return nodeset.scenario_doc(meta, tables, hazard), notes

@@ -121,6 +121,25 @@ def generic_node_set(lat_deg: float, lon_deg: float, *, coastal: bool = False,
             "links": links, "link_rules": rules, "traffic": traffic}
 
 
+def scenario_doc(scenario: dict[str, Any], tables: dict[str, list[dict[str, Any]]],
+                 hazard: dict[str, Any]) -> dict[str, Any]:
+    """A scenario document in file order: the scenario table, the node tables that are not
+    empty, the one hazard, then the traffic.
+
+    >>> doc = scenario_doc({"name": "x"}, {"nodes": [{"id": "a"}], "links": []}, {"kind": "fire"})
+    >>> list(doc)
+    ['scenario', 'nodes', 'hazards']
+    """
+    doc: dict[str, Any] = {"scenario": scenario}
+    for k in NODE_TABLES:
+        if k != "traffic" and tables.get(k):
+            doc[k] = tables[k]
+    doc["hazards"] = [hazard]
+    if tables.get("traffic"):
+        doc["traffic"] = tables["traffic"]
+    return doc
+
+
 def node_set_from(path: str | os.PathLike[str]) -> tuple[dict[str, list[dict[str, Any]]], Scenario]:
     """The node tables of an existing scenario file (validated first) and the loaded scenario."""
     sc = load_scenario(path)     # raises ScenarioError naming the file and key if it is broken
