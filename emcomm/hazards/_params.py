@@ -69,12 +69,6 @@ class Params:
             raise HazardError(f"expected a non-empty string, got {value!r}", self.path(key))
         return value
 
-    def boolean(self, key: str, default: bool) -> bool:
-        value = self._get(key, default, False)
-        if not isinstance(value, bool):
-            raise HazardError(f"expected true or false, got {value!r}", self.path(key))
-        return value
-
     def tables(self, key: str, *, min_len: int = 1, required: bool = True) -> list["Params"]:
         """A list of sub-tables (``[[...]]`` arrays in TOML)."""
         value = self._get(key, [], required)
