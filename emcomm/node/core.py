@@ -360,7 +360,7 @@ class NodeCore:
                 link.adverts[self.node_id] = self._own_lsa
                 self.counters["advert_resends"] += 1
             if (frame.digest and frame.digest != self.lsdb.digest_bytes(self._lsa_seq)
-                    and now >= link.last_summary_s + self._heartbeat_s(link)):
+                    and now >= link.last_summary_s + link.heartbeat_s):
                 # our link-state views differ: compare summaries, each side pushes what is newer
                 self._want_summary(link)
         elif isinstance(frame, wire.LinkStateSummary):
@@ -457,9 +457,7 @@ class NodeCore:
         down re-routes everything queued or awaiting a hop-ack on that link; any change is
         advertised to the mesh (rate-limited).
         """
-        link = self._links.get(link_id)
-        if link is None:
-            raise UsageError(f"unknown link {link_id!r}; this node has: {', '.join(sorted(self._links)) or 'none'}")
+        link = self._known_link(link_id)
         for name, value in measured.items():
             if name not in ("rate_bps", "latency_s", "loss"):
                 raise UsageError(f"unknown measurement {name!r}; expected rate_bps, latency_s or loss")
@@ -477,7 +475,6 @@ class NodeCore:
         if up and not was:
             link.alive = True
             link.last_heard_s = now
-        self._own_dirty = True
         self._after_link_change(link, was, now, out)
         self._pump_all(now, out)
         return out
@@ -496,27 +493,20 @@ class NodeCore:
 
             actions = core.link_connected("a-b/fibre", now)
         """
-        link = self._links.get(link_id)
-        if link is None:
-            raise UsageError(f"unknown link {link_id!r}; this node has: {', '.join(sorted(self._links)) or 'none'}")
+        link = self._known_link(link_id)
         self._start(now)
         out: list[Action] = []
         self._touched[link_id] = link
         queued = dict(link.adverts)
         link.adverts = {self.node_id: self._own_lsa} if self._own_lsa.seq > 0 else {}   # ours first: the
         link.adverts.update(queued)                                                     # neighbour routes by it
-        for adv in self.lsdb.adverts(now):
-            if adv.origin != link.neighbour:
-                link.adverts.setdefault(adv.origin, adv)
+        self._offer_held_adverts(link, now)
         link.advert_frames, link.advert_sending = [], None
         link.last_advert_s = -math.inf
         self._want_summary(link)
-        for mid, copy in list(link.inflight.items()):
-            del link.inflight[mid]
-            copy.frames, copy.next_frag, copy.retransmit_s, copy.attempts = None, 0, math.inf, 0
-            self.counters["retransmits"] += 1
-            self._emit(out, tm.RETRANSMIT, now, copy.msg, link=link_id, attempt=copy.attempts)
-            link.queue.push(copy, copy.msg.env.priority, front=True)
+        for copy in list(link.inflight.values()):
+            copy.attempts = 0
+            self._resend(link, copy, now, out)
         self._pump_all(now, out)
         return out
 
@@ -544,12 +534,7 @@ class NodeCore:
             _, _, copy = heapq.heappop(self._rtx_heap)
             link = self._links[copy.link_id]
             if copy.live and link.inflight.get(copy.msg.env.msg_id) is copy and copy.retransmit_s <= now:
-                del link.inflight[copy.msg.env.msg_id]
-                copy.frames, copy.next_frag, copy.retransmit_s = None, 0, math.inf
-                self.counters["retransmits"] += 1
-                self._emit(out, tm.RETRANSMIT, now, copy.msg, link=copy.link_id, attempt=copy.attempts)
-                link.queue.push(copy, copy.msg.env.priority, front=True)
-                self._touched[link.link_id] = link
+                self._resend(link, copy, now, out)
         if self._own_dirty or now >= self._last_own_advert_s + self.config.advert_refresh_s:
             self._advertise_own(now, out)
         if self._routes_dirty:
@@ -763,7 +748,7 @@ class NodeCore:
 
     def _route(self, msg: _Msg, now: float, out: list[Action]) -> None:
         env = msg.env
-        if env.dst == self.node_id or (msg.mine and env.dst == self.node_id):
+        if env.dst == self.node_id:
             return
         if env.dst == wire.BROADCAST or env.dst.startswith(wire.GROUP_PREFIX):
             targets = [l for l in self._links.values() if l.usable and l.link_id != msg.from_link
@@ -849,12 +834,15 @@ class NodeCore:
                 del self._seen[mid]
 
     # ------------------------------------------------------------------ links
-    def _heartbeat_s(self, link: _Link) -> float:
-        return link.heartbeat_s
+    def _known_link(self, link_id: str) -> _Link:
+        link = self._links.get(link_id)
+        if link is None:
+            raise UsageError(f"unknown link {link_id!r}; this node has: {', '.join(sorted(self._links)) or 'none'}")
+        return link
 
     def _dead_after_s(self, link: _Link) -> float:
         # the neighbour may also wait up to one send slot before it can answer
-        return self.config.dead_after_missed * self._heartbeat_s(link) + link.profile.min_interval_s + 2 * link.latency_s
+        return self.config.dead_after_missed * link.heartbeat_s + link.profile.min_interval_s + 2 * link.latency_s
 
     def _heard(self, link: _Link, now: float, out: list[Action]) -> None:
         link.last_heard_s = now
@@ -862,23 +850,26 @@ class NodeCore:
         if not link.heard_once:
             # first word from this neighbour since we started: it may have missed our adverts
             link.heard_once = True
-            for adv in self.lsdb.adverts(now):
-                if adv.origin != link.neighbour:
-                    link.adverts.setdefault(adv.origin, adv)
+            self._offer_held_adverts(link, now)
             self._want_summary(link)    # and we may have restarted with an old database: ask for newer
         if not link.alive:
             was = link.usable
             link.alive = True
-            self._own_dirty = True
             self._after_link_change(link, was, now, out)
 
+    def _offer_held_adverts(self, link: _Link, now: float) -> None:
+        # queue every advert we hold for the neighbour (not its own, not over one already queued)
+        for adv in self.lsdb.adverts(now):
+            if adv.origin != link.neighbour:
+                link.adverts.setdefault(adv.origin, adv)
+
     def _after_link_change(self, link: _Link, was_usable: bool, now: float, out: list[Action]) -> None:
+        # any change of a link's state or figures goes into our next advert
         self._touched[link.link_id] = link
+        self._own_dirty = True
         if was_usable == link.usable:
-            self._own_dirty = True
             self._routes_dirty = True
             return
-        self._own_dirty = True
         if link.usable:
             self._emit(out, tm.LINK_UP, now, None, link=link.link_id)
             # a neighbour (re)appears: tell it everything we know, and what we hold (its end
@@ -1020,7 +1011,7 @@ class NodeCore:
 
     def _pump(self, link: _Link, now: float, out: list[Action]) -> None:
         if (not (link.acks or link.adverts or link.queue or link.advert_frames or link.summary)
-                and now < link.last_sent_s + self._heartbeat_s(link)):
+                and now < link.last_sent_s + link.heartbeat_s):
             return      # nothing to send and no heartbeat due (the common case for most links)
         cfg = self.config
         while self._can_send(link, now):
@@ -1038,7 +1029,7 @@ class NodeCore:
                     # on a thin link adverts never go ahead of FLASH; elsewhere they go first
                     choices.append((0.5 if link.thin else -1.0, _ADVERT))
             if not choices:
-                if now >= link.last_sent_s + self._heartbeat_s(link):
+                if now >= link.last_sent_s + link.heartbeat_s:
                     choices.append((99.0, _HEARTBEAT))
                 else:
                     return
@@ -1128,6 +1119,15 @@ class NodeCore:
         copy.retransmit_s = now + rto
         link.inflight[copy.msg.env.msg_id] = copy
         heapq.heappush(self._rtx_heap, (copy.retransmit_s, next(self._tie), copy))
+
+    def _resend(self, link: _Link, copy: _Copy, now: float, out: list[Action]) -> None:
+        # a copy awaiting its hop-ack goes back to the front of its class, encoded afresh
+        del link.inflight[copy.msg.env.msg_id]
+        copy.frames, copy.next_frag, copy.retransmit_s = None, 0, math.inf
+        self.counters["retransmits"] += 1
+        self._emit(out, tm.RETRANSMIT, now, copy.msg, link=link.link_id, attempt=copy.attempts)
+        link.queue.push(copy, copy.msg.env.priority, front=True)
+        self._touched[link.link_id] = link
 
     def _transmit(self, link: _Link, data: bytes, prio: int, now: float, out: list[Action]) -> None:
         out.append(Transmit(link.link_id, data, prio))
