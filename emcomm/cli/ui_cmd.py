@@ -123,9 +123,9 @@ def streamlit_command(args: argparse.Namespace) -> list[str]:
 
 def _absolute_source(item: str) -> str:
     # a node's data directory or node.json, given relative to where `emcomm ui` was typed
-    if item.startswith(("tcp://", "ipc://")) or ("@" in item and item.split("@", 1)[1].startswith(("tcp://", "ipc://"))):
-        return item
-    return str(Path(item).resolve())
+    from emcomm.ui.live import source_endpoint
+
+    return item if source_endpoint(item) is not None else str(Path(item).resolve())
 
 
 def run(args: argparse.Namespace) -> int:

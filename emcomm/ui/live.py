@@ -524,6 +524,19 @@ def _source_from_node_file(item: str) -> LiveSource:
     return LiveSource(check_endpoint(str(telemetry)), str(key).encode("ascii") if key else None, node)
 
 
+def source_endpoint(item: str) -> tuple[str, str] | None:
+    """A ``--live`` item's (node, endpoint) when it is an endpoint (node ``""``) or
+    ``NODE@ENDPOINT``; None when it names a node's data directory or ``node.json``.
+
+    >>> source_endpoint("cc@tcp://127.0.0.1:5601"), source_endpoint("runs/cc")
+    (('cc', 'tcp://127.0.0.1:5601'), None)
+    """
+    if item.startswith(("tcp://", "ipc://")):
+        return "", item
+    node, at, ep = item.partition("@")
+    return (node, ep) if at and ep.startswith(("tcp://", "ipc://")) else None
+
+
 def live_sources(items: list[str], *, identity: str | None = None,
                  roster: str | None = None) -> tuple[list[LiveSource], ClientKeys | None]:
     """Resolve ``emcomm ui --live`` items into sources and the client keys to subscribe with.
@@ -541,10 +554,13 @@ def live_sources(items: list[str], *, identity: str | None = None,
     loaded_roster = None
     sources: list[LiveSource] = []
     for item in items:
-        if item.startswith(("tcp://", "ipc://")):
+        form = source_endpoint(item)
+        if form is None:
+            sources.append(_source_from_node_file(item))
+        elif form[1] == item:
             sources.append(LiveSource(check_endpoint(item)))
-        elif "@" in item and item.split("@", 1)[1].startswith(("tcp://", "ipc://")):
-            node, ep = item.split("@", 1)
+        else:
+            node, ep = form
             if roster is None:
                 raise UsageError(f"live source {item!r} names node {node!r}: give --roster ROSTER to find its key")
             if loaded_roster is None:
@@ -555,8 +571,6 @@ def live_sources(items: list[str], *, identity: str | None = None,
                 raise UsageError(f"live source {item!r}: node {node!r} has no active key on roster "
                                  f"v{loaded_roster.version} ({roster})")
             sources.append(LiveSource(check_endpoint(ep), entry.curve_public, node))
-        else:
-            sources.append(_source_from_node_file(item))
     if identity is None:
         secure = [s.node or s.endpoint for s in sources if s.server_key is not None and s.endpoint.startswith("tcp://")]
         if secure:
