@@ -100,6 +100,30 @@ class Params:
             out.append((t, v))
         return tuple(out)
 
+    def fragility(self, defaults: Mapping[str, tuple[float, float]], median_key: str, median_lo: float,
+                  median_hi: float, sigma_hi: float) -> tuple[tuple[str, float, float], ...]:
+        """The optional ``fragility`` table: per equipment class (a key of ``defaults``) a
+        lognormal median ``median_key`` in [median_lo, median_hi] and ``sigma`` in (0, sigma_hi];
+        classes not given keep their default. Returns ``((class, median, sigma), ...)``.
+
+        >>> Params({"fragility": {"site": {"i50": 8.0, "sigma": 0.5}}}).fragility(
+        ...     {"site": (9.5, 1.0), "power": (8.0, 1.0)}, "i50", 1, 12, 5)
+        (('site', 8.0, 0.5), ('power', 8.0, 1.0))
+        """
+        table = dict(defaults)
+        if self.has("fragility"):
+            f = Params(self.data["fragility"], self.path("fragility"))
+            self.used.add("fragility")
+            for key in f.data:
+                if key not in defaults:
+                    raise HazardError(f"unknown equipment class; expected one of: {', '.join(defaults)}",
+                                      f.path(str(key)))
+                e = Params(f.data[key], f.path(key))
+                table[key] = (e.number(median_key, lo=median_lo, hi=median_hi),
+                              e.number("sigma", lo=0, lo_open=True, hi=sigma_hi))
+                e.finish()
+        return tuple((k, *v) for k, v in table.items())
+
     def finish(self) -> None:
         """Reject keys nobody asked for (typos), suggesting the nearest valid key."""
         unknown = [k for k in self.data if k not in self.used]

@@ -45,7 +45,7 @@ from emcomm.errors import HazardError
 from emcomm.hazards._geo import offset_km
 from emcomm.hazards._params import Params
 from emcomm.hazards.base import Conditions, Damage, Site, site_uniform
-from emcomm.hazards.onset import BASE_STATION, EQUIPMENT_CLASSES, FIBRE, NEVER, SITE, Onset
+from emcomm.hazards.onset import BASE_STATION, FIBRE, NEVER, SITE, Onset
 
 # (A, B, C, R0) for I = A + B·M − C·lg(R + R0), long and short axis (Wang et al. 2000)
 ATTENUATION: dict[str, tuple[tuple[float, float, float, float], tuple[float, float, float, float]]] = {
@@ -192,19 +192,8 @@ class Earthquake:
                       a.number("depth_km", main.depth_km, lo=0, hi=700))
             a.finish()
             shocks.append(s)
-        frag = dict(DEFAULT_FRAGILITY)
-        if p.has("fragility"):
-            f = Params(p.data["fragility"], p.path("fragility"))
-            p.used.add("fragility")
-            allowed = (*EQUIPMENT_CLASSES, "power")
-            for key in f.data:
-                if key not in allowed:
-                    raise HazardError(f"unknown equipment class; expected one of: {', '.join(allowed)}",
-                                      f.path(str(key)))
-                e = Params(f.data[key], f.path(key))
-                frag[key] = (e.number("i50", lo=1, hi=12), e.number("sigma", lo=0, lo_open=True, hi=5))
-                e.finish()
+        frag = p.fragility(DEFAULT_FRAGILITY, "i50", 1, 12, sigma_hi=5)
         name = p.string("name", "earthquake")
         p.finish()
         shocks.sort(key=lambda s: s.t_s)
-        return cls(tuple(shocks), strike % 360.0, region, tuple((k, *v) for k, v in frag.items()), name)
+        return cls(tuple(shocks), strike % 360.0, region, frag, name)

@@ -300,21 +300,10 @@ class Typhoon:
         coeff = p.number("surge_wind_coeff_s2_m", DEFAULT_SURGE_WIND_COEFF, lo=0, hi=0.01)
         mains = p.number("mains_cut_depth_m", 0.3, lo=0, lo_open=True, hi=30)
         equip = p.number("equipment_depth_m", max(0.6, mains), lo=mains, hi=30)
-        frag = dict(DEFAULT_WIND_FRAGILITY)
-        if p.has("fragility"):
-            f = Params(p.data["fragility"], p.path("fragility"))
-            p.used.add("fragility")
-            for key in f.data:
-                if key not in DEFAULT_WIND_FRAGILITY:
-                    raise HazardError(f"unknown equipment class; expected one of: {', '.join(DEFAULT_WIND_FRAGILITY)}",
-                                      f.path(str(key)))
-                e = Params(f.data[key], f.path(key))
-                frag[key] = (e.number("median_m_s", lo=5, hi=150), e.number("sigma", lo=0, lo_open=True, hi=2))
-                e.finish()
+        frag = p.fragility(DEFAULT_WIND_FRAGILITY, "median_m_s", 5, 150, sigma_hi=2)
         name = p.string("name", "typhoon")
         p.finish()
-        return cls(tuple(points), ambient, rain_scale, coeff, mains, equip,
-                   tuple((k, *v) for k, v in frag.items()), name)
+        return cls(tuple(points), ambient, rain_scale, coeff, mains, equip, frag, name)
 
 
 def _parse_time(q: Params, start_epoch: float | None) -> float:
