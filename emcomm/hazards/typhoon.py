@@ -49,6 +49,7 @@ from emcomm.errors import HazardError
 from emcomm.hazards._geo import distance_km
 from emcomm.hazards._params import Params
 from emcomm.hazards.base import Conditions, Damage, Site, site_uniform
+from emcomm.hazards.flood import DEFAULT_EQUIPMENT_DEPTH_M, DEFAULT_MAINS_CUT_DEPTH_M
 from emcomm.hazards.onset import BASE_STATION, NEVER, SITE, Onset
 
 AIR_DENSITY_KG_M3 = 1.15            # Holland (1980)
@@ -126,8 +127,8 @@ class Typhoon:
     ambient_pressure_hpa: float = DEFAULT_AMBIENT_PRESSURE_HPA
     rain_scale: float = 1.0
     surge_wind_coeff_s2_m: float = DEFAULT_SURGE_WIND_COEFF
-    mains_cut_depth_m: float = 0.3
-    equipment_depth_m: float = 0.6
+    mains_cut_depth_m: float = DEFAULT_MAINS_CUT_DEPTH_M   # surge water cuts mains / reaches equipment
+    equipment_depth_m: float = DEFAULT_EQUIPMENT_DEPTH_M   # at the flood model's depths (sourced there)
     fragility: tuple[tuple[str, float, float], ...] = tuple((k, *v) for k, v in DEFAULT_WIND_FRAGILITY.items())
     name: str = "typhoon"
 
@@ -298,8 +299,8 @@ class Typhoon:
             points.append(pt)
         rain_scale = p.number("rain_scale", 1.0, lo=0, hi=10)
         coeff = p.number("surge_wind_coeff_s2_m", DEFAULT_SURGE_WIND_COEFF, lo=0, hi=0.01)
-        mains = p.number("mains_cut_depth_m", 0.3, lo=0, lo_open=True, hi=30)
-        equip = p.number("equipment_depth_m", max(0.6, mains), lo=mains, hi=30)
+        mains = p.number("mains_cut_depth_m", DEFAULT_MAINS_CUT_DEPTH_M, lo=0, lo_open=True, hi=30)
+        equip = p.number("equipment_depth_m", max(DEFAULT_EQUIPMENT_DEPTH_M, mains), lo=mains, hi=30)
         frag = p.fragility(DEFAULT_WIND_FRAGILITY, "median_m_s", 5, 150, sigma_hi=2)
         name = p.string("name", "typhoon")
         p.finish()
