@@ -688,7 +688,8 @@ class NodeRuntime:
 
     def _release_due(self, now: float) -> None:
         for link_id, link in self.links.items():
-            if link.next_arrival_s() is not None and link.next_arrival_s() <= now:  # type: ignore[operator]
+            t = link.next_arrival_s()
+            if t is not None and t <= now:
                 for arrival in link.arrivals(now):
                     self._send_now(link_id, arrival.frame)
 
