@@ -50,16 +50,6 @@ def default_lock_path() -> Path:
     return Path(tempfile.gettempdir()) / f"emcomm-demo-{uid}.lock"
 
 
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 class DemoLock:
     """An flock'ed file with the holder's PID: a second demo is refused with a plain message; a
     lock left by a demo that died (its PID gone, no flock held) is taken over and said so."""
