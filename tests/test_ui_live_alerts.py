@@ -14,7 +14,7 @@ from emcomm.interop import cap
 from emcomm.interop.sensors import Reading, SensorMonitor, SensorSpec
 from emcomm.node.actions import Telemetry
 from emcomm.node.core import NodeConfig, NodeCore
-from emcomm.node.telemetry import DELIVERED, TelemetryEvent
+from emcomm.node.telemetry import DELIVERED
 from emcomm.node.wire import ContentType
 from emcomm.priority import Priority
 from emcomm.ui import live

@@ -24,7 +24,7 @@ from emcomm.demo.ledger import Ledger
 from emcomm.demo.plan import DemoPlan
 from emcomm.demo.script import Change
 from emcomm.drill.recording import RecordingWriter
-from emcomm.priority import PRIORITY_COUNT, Priority
+from emcomm.priority import PRIORITY_COUNT
 
 DEGRADED_BELOW = 0.95
 

@@ -34,7 +34,6 @@ from emcomm.demo.procs import Children, DemoLock
 from emcomm.demo.record import DemoRecorder
 from emcomm.demo.script import Change, build_script
 from emcomm.demo.traffic import Send, expand
-from emcomm.drill.recording import RecordingWriter
 from emcomm.drill.scenario import load_scenario
 from emcomm.errors import EmcommError, UsageError
 from emcomm.node.api import ApiClient, NodeNotRunningError

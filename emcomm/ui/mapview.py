@@ -29,7 +29,7 @@ from branca.element import MacroElement
 from folium.template import Template
 
 from emcomm.priority import Priority
-from emcomm.ui.situation import HazardOverlay, LinkView, NodeView, Situation
+from emcomm.ui.situation import HazardOverlay, NodeView, Situation
 
 # ------------------------------------------------------------------ the visual language (data)
 
