@@ -235,6 +235,9 @@ class NodeCore:
         self._touched: dict[str, _Link] = dict(self._links)
         self._msgs: dict[bytes, _Msg] = {}
         self._seen: dict[bytes, float] = {}
+        # unicast messages handed on to a next hop (hop-acked): the hop count they arrived with
+        # (-1: originated here); a copy that comes back with more hops is looping (_on_envelope)
+        self._handed: dict[bytes, int] = {}
         self._seen_heap: list[tuple[float, bytes]] = []
         self._ttl_heap: list[tuple[float, bytes]] = []
         self._rtx_heap: list[tuple[float, int, _Copy]] = []
@@ -665,7 +668,14 @@ class NodeCore:
         mid = env.msg_id
         self.counters["rx_messages"] += 1
         held = self._msgs.get(mid)
-        if held is not None or mid in self._seen:
+        handed = self._handed.get(mid) if held is None else None
+        if handed is not None and env.hop_count > handed and not self._is_mine(env.dst):
+            # a message we handed on came back further along: it is looping while views differ
+            # (seen: cc > r1 > t3 > r3 > cc). Acking it as a duplicate would let the last holder
+            # forget it while nobody holds it; take custody again and route it anew
+            del self._handed[mid]
+            self.counters["loops_recovered"] += 1
+        elif held is not None or mid in self._seen:
             self.counters["duplicates"] += 1
             if held is None or held.stage != "storing":
                 self._queue_ack(link, mid, env.priority)   # our earlier ack was lost: ack again
@@ -809,6 +819,8 @@ class NodeCore:
             self.counters["forwarded"] += 1
             self._emit(out, tm.FORWARDED, now, msg, link=link.link_id, attempts=copy.attempts)
             if not msg.copies and msg.stage == "custody":
+                if not msg.mine and not msg.env.dst.startswith(wire.GROUP_PREFIX) and msg.env.dst != wire.BROADCAST:
+                    self._handed[msg.env.msg_id] = -1 if msg.local else msg.env.hop_count
                 self._finish(msg, out)
 
     def _expire_messages(self, now: float, out: list[Action]) -> None:
@@ -832,6 +844,7 @@ class NodeCore:
             until, mid = heapq.heappop(self._seen_heap)
             if self._seen.get(mid) == until and mid not in self._msgs:
                 del self._seen[mid]
+                self._handed.pop(mid, None)
 
     # ------------------------------------------------------------------ links
     def _known_link(self, link_id: str) -> _Link:

@@ -1,0 +1,44 @@
+"""A message that loops back to a relay which already handed it on (views differ during a
+heal: cc > r1 > t3 > r3 > cc in a chaos run) is taken into custody again, never acked away
+as a duplicate while nobody holds it; a plain retransmission (our ack was lost) still is."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from emcomm.node import wire
+from emcomm.node.actions import Dropped, Persist
+from emcomm.priority import Priority
+
+from test_core_harness import Mesh, profile
+
+
+def _line() -> tuple[Mesh, bytes, wire.Envelope]:
+    mesh = Mesh([("ar", "a", "r", profile("fibre", loss=0.0)), ("rb", "r", "b", profile("fibre", loss=0.0))])
+    mesh.run(5.0)
+    mid = mesh.submit("a", "b", Priority.ROUTINE, b"report")
+    mesh.run(10.0)
+    assert mesh.delivered_ids("b") == [mid]
+    env = next(f for _, f in mesh.data_sends("r", "rb") if f.msg_id == mid)
+    return mesh, mid, env
+
+
+def test_copy_coming_back_with_more_hops_is_taken_into_custody_again() -> None:
+    mesh, mid, env = _line()
+    looped = wire.encode_envelope(dataclasses.replace(env, hop_count=env.hop_count + 2))
+    actions = mesh.core("r").handle_frame("rb", looped, mesh.t)
+    assert any(isinstance(x, Persist) and any(rec.msg_id == mid for rec in x.records) for x in actions)
+    assert not any(isinstance(x, Dropped) and x.reason == "duplicate" for x in actions)
+    assert mesh.core("r").counters["loops_recovered"] == 1
+    mesh._execute("r", actions)
+    mesh.run(20.0)
+    assert mesh.delivered_ids("b") == [mid]          # the destination still delivers it once
+
+
+def test_retransmission_with_the_same_hops_is_acked_as_a_duplicate() -> None:
+    mesh, mid, _ = _line()
+    first = next(f for _, f in mesh.data_sends("a", "ar") if f.msg_id == mid)
+    actions = mesh.core("r").handle_frame("ar", wire.encode_envelope(first), mesh.t)
+    assert any(isinstance(x, Dropped) and x.reason == "duplicate" for x in actions)
+    assert not any(isinstance(x, Persist) and x.records for x in actions)
+    assert mesh.core("r").counters["loops_recovered"] == 0
