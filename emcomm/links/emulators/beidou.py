@@ -25,9 +25,7 @@ import argparse
 import dataclasses
 import heapq
 import itertools
-import select
 import sys
-import threading
 import time
 from typing import Callable
 
@@ -35,6 +33,7 @@ from emcomm.errors import RemoteInputError, UsageError
 from emcomm.links.drivers import beidou_sentences as bs
 from emcomm.links.drivers.nmea import BadSentence, SentenceReader
 from emcomm.links.emulators.pty import PtyDevice
+from emcomm.links.emulators.service import PtyService
 
 
 @dataclasses.dataclass
@@ -65,19 +64,18 @@ class Transmission:
     delivered: bool
 
 
-class BeidouEmulator:
+class BeidouEmulator(PtyService):
     """Beidou terminals on ptys sharing one emulated satellite; runs on its own thread."""
 
+    thread_name = "beidou-emulator"
+
     def __init__(self, latency_s: float = 0.05, clock: Callable[[], float] = time.monotonic):
+        super().__init__(clock)
         self.latency_s = latency_s
-        self.clock = clock
         self.terminals: dict[str, EmulatedTerminal] = {}
         self.transmissions: list[Transmission] = []
         self._pending: list[tuple[float, int, str, bytes]] = []   # (due, seq, to, sentence)
         self._seq = itertools.count()
-        self._lock = threading.RLock()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
     # ------------------------------------------------------------------ set-up and knobs
     def add_terminal(self, address: str, interval_s: float = 60.0, max_message_bytes: int = 14_000 // 8,
@@ -168,33 +166,11 @@ class BeidouEmulator:
                                    time.strftime("%H%M", time.gmtime())))
             heapq.heappush(self._pending, (now + self.latency_s, next(self._seq), msg.to_address, raw))
 
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            wait = self.step(self.clock())
-            fds = [t.device.fileno() for t in self.terminals.values()]
-            try:
-                select.select(fds, [], [], min(wait, 0.05))
-            except (OSError, ValueError):
-                time.sleep(0.01)
+    def _devices(self) -> list[PtyDevice]:
+        return [t.device for t in self.terminals.values()]
 
-    def start(self) -> "BeidouEmulator":
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="beidou-emulator", daemon=True)
-            self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=2.0)
-        for t in self.terminals.values():
-            t.device.close()
-
-    def __enter__(self) -> "BeidouEmulator":
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+    def _poll_s(self, wait_s: float | None) -> float:
+        return 0.05 if wait_s is None else min(wait_s, 0.05)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -18,13 +18,12 @@ import dataclasses
 import heapq
 import itertools
 import re
-import select
-import threading
 import time
 from typing import Callable
 
 from emcomm.errors import UsageError
 from emcomm.links.emulators.pty import PtyDevice
+from emcomm.links.emulators.service import PtyService
 
 _CMGS = re.compile(rb'^AT\+CMGS="([+\d]+)"$')
 _INDEX = re.compile(rb"^AT\+CMG([RD])=(\d+)$")
@@ -43,19 +42,18 @@ class Handset:
     next_index: int = 1
 
 
-class TiantongEmulator:
+class TiantongEmulator(PtyService):
     """Tiantong handsets on ptys sharing one emulated satellite network."""
 
+    thread_name = "tiantong-emulator"
+
     def __init__(self, latency_s: float = 0.05, clock: Callable[[], float] = time.monotonic):
+        super().__init__(clock)
         self.latency_s = latency_s
-        self.clock = clock
         self.handsets: dict[str, Handset] = {}
         self.sent: list[tuple[float, str, str, bytes]] = []          # (t, from, to, text)
         self._pending: list[tuple[float, int, str, str, bytes]] = []
         self._seq = itertools.count()
-        self._lock = threading.RLock()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
 
     def add_handset(self, number: str, rssi: int = 20) -> str:
         if not re.match(r"^\+?\d{3,20}$", number):
@@ -143,30 +141,8 @@ class TiantongEmulator:
         else:
             self._reply(h, b"ERROR")
 
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self.step(self.clock())
-            fds = [h.device.fileno() for h in self.handsets.values()]
-            try:
-                select.select(fds, [], [], 0.02)
-            except (OSError, ValueError):
-                time.sleep(0.01)
+    def _devices(self) -> list[PtyDevice]:
+        return [h.device for h in self.handsets.values()]
 
-    def start(self) -> "TiantongEmulator":
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="tiantong-emulator", daemon=True)
-            self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=2.0)
-        for h in self.handsets.values():
-            h.device.close()
-
-    def __enter__(self) -> "TiantongEmulator":
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
+    def _poll_s(self, wait_s: float | None) -> float:
+        return 0.02     # step keeps no timer of its own to report
