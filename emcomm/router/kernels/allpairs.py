@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from emcomm.router.kernels.dijkstra import dijkstra
+from emcomm.router.kernels.dijkstra import dijkstra, first_hops
 
 
 @njit(cache=True, parallel=True)
@@ -25,12 +25,4 @@ def next_hop_table(indptr, adj_node, slot_tail, w, chunks, out):
         order = np.empty(n, np.int32)
         for s in range(c, n, chunks):
             n_done = dijkstra(indptr, adj_node, w, s, -1, np.inf, dist, pred, pos, heap_node, heap_key, order)
-            row = out[s]
-            row[:] = -1
-            for i in range(n_done):
-                v = order[i]
-                p = pred[v]
-                if p < 0:
-                    continue
-                u = slot_tail[p]
-                row[v] = p if u == s else row[u]
+            first_hops(order, n_done, pred, slot_tail, s, out[s])
