@@ -181,11 +181,7 @@ def build_graph_from_records(
         if n.id in known:
             raise UsageError(f"duplicate node record {n.id!r}; node ids must be unique")
         known.add(n.id)
-        node_rows.append((n.id, {
-            A.NODE_NAME: n.name or n.id, A.NODE_LAT: n.lat_deg, A.NODE_LON: n.lon_deg,
-            A.NODE_ROLE: n.role, A.NODE_POWER: n.power, A.NODE_BATTERY_LEFT_S: n.battery_left_s,
-            A.NODE_UP: n.up,
-        }))
+        node_rows.append((n.id, _record_attrs(n)))
     g.add_nodes_from(node_rows)
     seen: set[str] = set()
     edge_rows = []
@@ -196,9 +192,7 @@ def build_graph_from_records(
         for end in (r.a, r.b):
             if end not in known:
                 known.add(end)
-                g.add_node(end, **{A.NODE_NAME: end, A.NODE_LAT: None, A.NODE_LON: None, A.NODE_ROLE: "",
-                                   A.NODE_POWER: PowerState.MAINS.value, A.NODE_BATTERY_LEFT_S: None,
-                                   A.NODE_UP: True})
+                g.add_node(end, **_record_attrs(NodeRecord(end)))
         up = r.up and g.nodes[r.a][A.NODE_UP] and g.nodes[r.b][A.NODE_UP]
         edge_rows.append((r.a, r.b, r.id, {
             A.EDGE_KIND: r.kind, A.EDGE_UP: bool(up), A.EDGE_REASON: r.reason,
@@ -209,6 +203,11 @@ def build_graph_from_records(
         }))
     g.add_edges_from(edge_rows)
     return g
+
+
+def _record_attrs(n: NodeRecord) -> dict[str, object]:
+    return {A.NODE_NAME: n.name or n.id, A.NODE_LAT: n.lat_deg, A.NODE_LON: n.lon_deg, A.NODE_ROLE: n.role,
+            A.NODE_POWER: n.power, A.NODE_BATTERY_LEFT_S: n.battery_left_s, A.NODE_UP: n.up}
 
 
 def up_subgraph(g: nx.MultiGraph) -> nx.MultiGraph:
