@@ -83,6 +83,25 @@ def run_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _node_client(node: str, timeout_s: float):  # -> emcomm.node.api.ApiClient
+    """The API client of ``node``: an endpoint (``tcp://...``, ``ipc://...``) or a running node's data directory."""
+    from emcomm.cli.node_cmd import _client
+
+    return _client(argparse.Namespace(api=node if "://" in node else None, data_dir=node, timeout=timeout_s))
+
+
+def _read_toml(path: str, what: str) -> dict:
+    """A TOML file as a dict; UsageError naming ``what`` (e.g. "sensor config") when unreadable or invalid."""
+    import tomllib
+
+    try:
+        return tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise UsageError(f"{what} {path} cannot be read: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise UsageError(f"{what} {path} is not valid TOML: {exc}") from None
+
+
 def run_import(args: argparse.Namespace) -> int:
     path = Path(args.file)
     try:
@@ -100,11 +119,7 @@ def run_import(args: argparse.Namespace) -> int:
     if args.dry_run:
         print(json.dumps(summary))
         return 0
-    from emcomm.cli.node_cmd import _client
-
-    node = args.node
-    ns = argparse.Namespace(api=node if "://" in node else None, data_dir=node, timeout=args.timeout)
-    client = _client(ns)
+    client = _node_client(args.node, args.timeout)
     try:
         reply = client.call("send", to=args.to, priority=prio.name.lower(), content_type="alert", body=body)
     finally:
@@ -118,16 +133,10 @@ def run_import(args: argparse.Namespace) -> int:
 
 def run_sensor(args: argparse.Namespace) -> int:
     import sys
-    import tomllib
 
     from emcomm.interop import sensors
 
-    try:
-        raw = tomllib.loads(Path(args.config).read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise UsageError(f"sensor config {args.config} cannot be read: {exc.strerror}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise UsageError(f"sensor config {args.config} is not valid TOML: {exc}") from None
+    raw = _read_toml(args.config, "sensor config")
     unknown = set(raw) - {"sensor", "to"}
     if unknown:
         raise UsageError(f"{args.config}: unknown key(s) {', '.join(sorted(unknown))}; expected [[sensor]] and to")
@@ -136,10 +145,7 @@ def run_sensor(args: argparse.Namespace) -> int:
     to = args.to or raw.get("to") or "*"
     client = None
     if not args.dry_run:
-        from emcomm.cli.node_cmd import _client
-
-        client = _client(argparse.Namespace(api=args.node if "://" in args.node else None, data_dir=args.node,
-                                            timeout=args.timeout))
+        client = _node_client(args.node, args.timeout)
     writer = None
     counts = {"readings": 0, "alerts": 0, "reports": 0}
     try:
@@ -201,19 +207,11 @@ _GATEWAY_KEYS = {"node", "modem", "baudrate", "smtp_relay", "smtp_listen", "mail
 
 def build_gateway(path: str, timeout_s: float = 5.0):  # -> emcomm.interop.gateway.Gateway
     """Read gateway.toml and open everything it names (clear errors for each)."""
-    import tomllib
-
-    from emcomm.cli.node_cmd import _client
     from emcomm.interop import gateway as gw
     from emcomm.priority import Priority
 
     cfg_path = Path(path)
-    try:
-        raw = tomllib.loads(cfg_path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise UsageError(f"gateway config {path} cannot be read: {exc.strerror}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise UsageError(f"gateway config {path} is not valid TOML: {exc}") from None
+    raw = _read_toml(path, "gateway config")
     unknown = set(raw) - _GATEWAY_KEYS
     if unknown:
         raise UsageError(f"{path}: unknown key(s) {', '.join(sorted(unknown))}; expected {', '.join(sorted(_GATEWAY_KEYS))}")
@@ -228,7 +226,7 @@ def build_gateway(path: str, timeout_s: float = 5.0):  # -> emcomm.interop.gatew
     node = str(raw.get("node", "."))
     if "://" not in node and not Path(node).is_absolute():
         node = str(cfg_path.resolve().parent / node)
-    api = _client(argparse.Namespace(api=node if "://" in node else None, data_dir=node, timeout=timeout_s))
+    api = _node_client(node, timeout_s)
     log_path = Path(raw.get("log", "gateway.log"))
     traffic = gw.TrafficLog(log_path if log_path.is_absolute() else cfg_path.resolve().parent / log_path)
     modem = None
@@ -278,15 +276,13 @@ def run_tak(args: argparse.Namespace) -> int:
     import signal
     import threading
 
-    from emcomm.cli.node_cmd import _client
     from emcomm.interop import gateway, tak
 
     if not args.server and not args.listen:
         raise UsageError("give --server HOST:PORT (stream CoT out), --listen HOST:PORT (take CoT in), or both")
     stream = tak.TakStream(*gateway.host_port(args.server, "--server")) if args.server else None
     listener = tak.CotListener(*gateway.host_port(args.listen, "--listen")) if args.listen else None
-    api = _client(argparse.Namespace(api=args.node if "://" in args.node else None, data_dir=args.node,
-                                     timeout=args.timeout))
+    api = _node_client(args.node, args.timeout)
     bridge = tak.TakBridge(api, stream, listener, to=args.to, min_interval_s=args.every)
     bridge.skip_existing_inbox()
     stop = threading.Event()
