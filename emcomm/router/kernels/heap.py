@@ -11,8 +11,6 @@ from __future__ import annotations
 
 from numba import njit
 
-ARITY = 4
-
 
 @njit(cache=True, inline="always")
 def push_or_decrease(heap_node, heap_key, pos, size, v, key):
