@@ -42,3 +42,37 @@ def test_retransmission_with_the_same_hops_is_acked_as_a_duplicate() -> None:
     assert any(isinstance(x, Dropped) and x.reason == "duplicate" for x in actions)
     assert not any(isinstance(x, Persist) and x.records for x in actions)
     assert mesh.core("r").counters["loops_recovered"] == 0
+
+
+def _acked_on(mesh: Mesh, nid: str, link_id: str, mid: bytes, since: int) -> bool:
+    for _, lid, data in mesh.nodes[nid].sent[since:]:
+        f = wire.decode(data)
+        if lid == link_id and isinstance(f, wire.HopAck) and mid in f.msg_ids:
+            return True
+    return False
+
+
+def test_copy_coming_back_while_our_copy_awaits_its_ack_is_not_acked_away() -> None:
+    # chaos run: cc > r3 > r2 > t2 > r3 came back to r3 before r2's ack did; r3 acked it as a
+    # duplicate (t2 forgot it), then r2's ack made r3 forget it too: nobody held it
+    mesh = Mesh([("ar", "a", "r", profile("fibre", loss=0.0)), ("rb", "r", "b", profile("fibre", loss=0.0))])
+    mesh.run(5.0)
+    hold_acks = True
+    mesh.drop_filter = lambda link_id, to, data: (hold_acks and link_id == "rb" and to == "r"
+                                                  and isinstance(wire.decode(data), wire.HopAck))
+    mid = mesh.submit("a", "b", Priority.ROUTINE, b"report")
+    mesh.run(6.0)
+    env = next(f for _, f in mesh.data_sends("r", "rb") if f.msg_id == mid)
+    looped = wire.encode_envelope(dataclasses.replace(env, hop_count=env.hop_count + 2))
+    since = len(mesh.nodes["r"].sent)
+    mesh._execute("r", mesh.core("r").handle_frame("ar", looped, mesh.t))
+    mesh.run(mesh.t + 0.5)
+    assert not _acked_on(mesh, "r", "ar", mid, since)   # the looping sender must keep its copy
+    hold_acks = False
+    mesh.run(mesh.t + 30.0)                              # r's copy is acked and r hands it on
+    assert mid not in mesh.nodes["r"].store.records
+    # the sender's retransmission now finds r without it: custody again, never a duplicate ack
+    actions = mesh.core("r").handle_frame("ar", looped, mesh.t)
+    assert any(isinstance(x, Persist) and any(rec.msg_id == mid for rec in x.records) for x in actions)
+    assert mesh.core("r").counters["loops_recovered"] == 1
+    assert mesh.delivered_ids("b") == [mid]

@@ -675,6 +675,14 @@ class NodeCore:
             # forget it while nobody holds it; take custody again and route it anew
             del self._handed[mid]
             self.counters["loops_recovered"] += 1
+        elif (held is not None and held.stage == "custody" and held.copies and not self._is_mine(env.dst)
+              and env.hop_count > (-1 if held.local else held.env.hop_count)):
+            # it came back further along while our own copy still awaits its hop-ack (seen: cc > r3
+            # > r2 > t2 > r3 before r2's ack reached r3). Acking it now lets the sender forget it,
+            # and once our copy is acked nobody holds it. Leave it unacked: the sender keeps it and
+            # retransmits, and by then we either still hold it or take it back as a loop (above)
+            self.counters["loops_deferred"] += 1
+            return
         elif held is not None or mid in self._seen:
             self.counters["duplicates"] += 1
             if held is None or held.stage != "storing":
