@@ -35,9 +35,6 @@ def test_no_message_delivered_twice(result: RunResult) -> None:
 
 
 @pytest.mark.timeout(400)
-@pytest.mark.xfail(strict=False, reason="open bug: in some seeded runs a few accepted cc→t3 messages are "
-                   "lost around the worst-moment faults (seen once in a clean CI run: 4 of 333); "
-                   "the run prints their ids and the evidence stays in the run directory")
 def test_no_accepted_message_lost(result: RunResult) -> None:
     r = result.report
     assert r.delivered + r.expired + r.in_custody == r.accepted and r.lost == 0, r.violations
