@@ -29,6 +29,7 @@ from typing import Callable
 from emcomm.demo.plan import free_ports
 from emcomm.errors import UsageError
 from emcomm.links.profiles import LinkKind, make_profile
+from emcomm.node.config import default_link_id
 
 MIN_NODES, MAX_NODES = 5, 24
 BEIDOU_INTERVAL_S = 1.0
@@ -63,8 +64,7 @@ class ChaosLink:
 
     @property
     def id(self) -> str:
-        lo, hi = sorted((self.a, self.b))
-        return f"{lo}-{hi}/{self.kind}"
+        return default_link_id(self.a, self.b, self.kind)   # the id both node ends derive
 
 
 @dataclasses.dataclass(frozen=True)
