@@ -9,6 +9,14 @@ or read a clock. Shortest-path trees are cached per (priority, size class) and a
 (destination, size class, priority) until the graph changes, so a message on a known route
 costs one dict lookup.
 
+A *stub* node (every usable link of its own is thin) may not know the mesh beyond its
+neighbours: third-party adverts cross a thin link at most every
+``NodeConfig.thin_link_advert_gap_s``, so a Beidou-only sensor that missed its neighbours'
+first adverts has no route to the command centre for half an hour. For a destination it has
+no path to, ``default_hop`` gives such a node the link to hand the message on to (never back
+where it came from); a node with a usable broadband link learns the mesh within seconds and
+gets None (it holds the message until a route appears).
+
 Example
 -------
 >>> import networkx as nx
@@ -23,6 +31,8 @@ Example
 >>> r.update(g)
 >>> r.next_hop("b", 200, 0), r.next_hop("b", 200, 3), r.next_hop("zz", 200, 0)
 ('ab/tiantong', 'ab/tiantong', None)
+>>> r.is_stub(), r.default_hop(200, 0)       # Tiantong is not thin: a's view is complete
+(False, None)
 """
 
 from __future__ import annotations
@@ -34,6 +44,18 @@ import networkx as nx
 from emcomm.router import attrs
 from emcomm.router.cost import link_cost
 from emcomm.router.policy import KIND_CODE, RoutingPolicy
+
+THIN_RATE_BPS = 64_000.0        # below this a link is "thin" for control traffic
+
+
+def is_thin(rate_bps: float, min_interval_s: float) -> bool:
+    """A link is thin when it has a minimum send interval (Beidou) or a rate below
+    ``THIN_RATE_BPS``: adverts cross it rarely, so a view learnt only over it is partial.
+
+    >>> is_thin(233.0, 60.0), is_thin(9_600.0, 0.0), is_thin(384e3, 0.0)
+    (True, True, False)
+    """
+    return min_interval_s > 0 or rate_bps < THIN_RATE_BPS
 
 
 def _size_class(size_bytes: int) -> int:
@@ -52,6 +74,8 @@ class RouteProvider:
         self._graph.add_node(self_id)
         self._cache: dict[tuple[int, int], dict[str, list[str]]] = {}
         self._hops: dict[tuple, str | None] = {}   # (dst, size class, priority[, avoided]) -> link id
+        self._defaults: dict[tuple[int, int, str | None], str | None] = {}   # (size class, priority, came_from)
+        self._stub: bool | None = None       # is_stub() of the current graph (None: not worked out yet)
         self.version = 0
 
     def update(self, graph: nx.MultiGraph) -> None:
@@ -59,6 +83,8 @@ class RouteProvider:
         self._graph = graph
         self._cache.clear()
         self._hops.clear()
+        self._defaults.clear()
+        self._stub = None
         self.version += 1
 
     def _edge_weight(self, size_bytes: int, priority: int, u: str, v: str, key: str, d: dict[str, Any]) -> float | None:
@@ -116,6 +142,61 @@ class RouteProvider:
             if w is not None and (best is None or (w, k) < best):
                 best = (w, k)
         return None if best is None else best[1]
+
+    def _own_edges(self) -> list[tuple[str, str, dict[str, Any]]]:
+        # (neighbour, link id, attributes) of this node's links in the graph (only usable ones are in it)
+        return [(v, k, d) for _, v, k, d in self._graph.edges(self.self_id, keys=True, data=True)
+                if k in self.own_link_ids and v != self.self_id]
+
+    def is_stub(self) -> bool:
+        """True when this node may not know the mesh beyond its neighbours: it has usable
+        links, and all of them are thin (``is_thin``).
+
+        >>> r = RouteProvider("a", {"ab/fibre"}); r.is_stub()      # no usable link at all
+        False
+        """
+        if self._stub is None:
+            own = self._own_edges()
+            self._stub = bool(own) and all(is_thin(d[attrs.EDGE_RATE_BPS], d[attrs.EDGE_MIN_INTERVAL_S])
+                                           for _, _, d in own)
+        return self._stub
+
+    def default_hop(self, size_bytes: int, priority: int, *, came_from: str | None = None) -> str | None:
+        """The stub default route: the link a stub node hands a message on to when it has no
+        path to the destination (None on a node that is not a stub, or when no link is left).
+
+        Never ``came_from`` (the link the message arrived on: sending it back would bounce it
+        until its hop limit). Of the links this class may use, a neighbour the graph shows
+        with links beyond this node comes first (it can reach the rest of the mesh), then the
+        cheapest link by the router's cost, then the link id (a stable choice).
+
+        >>> import networkx as nx
+        >>> g = nx.MultiGraph()
+        >>> beidou = dict(kind="beidou", up=True, latency_s=1.0, rate_bps=233.0, mtu_bytes=1750,
+        ...               min_interval_s=60.0, loss=0.0, cost_per_mb=0.0)
+        >>> _ = g.add_edge("s", "r1", key="r1-s/beidou", **beidou)
+        >>> _ = g.add_edge("s", "r2", key="r2-s/beidou", **beidou)
+        >>> r = RouteProvider("s", {"r1-s/beidou", "r2-s/beidou"}); r.update(g)
+        >>> r.next_hop("cc", 200, 2), r.default_hop(200, 2), r.default_hop(200, 3)   # ROUTINE never takes Beidou
+        (None, 'r1-s/beidou', None)
+        """
+        if not self.is_stub():
+            return None
+        size_class = _size_class(size_bytes)
+        key = (size_class, priority, came_from)
+        if key not in self._defaults:
+            size = 1 << size_class
+            best: tuple[bool, float, str] | None = None
+            for v, k, d in self._own_edges():
+                w = None if k == came_from else self._edge_weight(size, priority, self.self_id, v, k, d)
+                if w is None:
+                    continue
+                beyond = any(x not in (self.self_id, v) for x in self._graph.neighbors(v))
+                cand = (not beyond, w, k)
+                if best is None or cand < best:
+                    best = cand
+            self._defaults[key] = None if best is None else best[2]
+        return self._defaults[key]
 
     def reachable(self) -> set[str]:
         """Nodes in the current graph (for status)."""
