@@ -44,7 +44,7 @@ from emcomm.node.actions import (
 from emcomm.node.fragment import Reassembler, control_frame_id, split, split_control
 from emcomm.node.lsdb import LinkStateDB
 from emcomm.node.queues import PriorityQueues
-from emcomm.node.routing import RouteProvider
+from emcomm.node.routing import THIN_RATE_BPS, RouteProvider
 from emcomm.node.wire import ContentType, Envelope
 from emcomm.priority import Priority
 from emcomm.router.policy import RoutingPolicy
@@ -53,7 +53,6 @@ KV_LSDB = "lsdb"
 KV_LSA_SEQ = "lsa_seq"
 ACK_ID_BYTES = wire.MSG_ID_BYTES + 2        # one id inside a HOP_ACK frame
 SEEN_MARGIN_S = 600.0                       # keep an id this long past its expiry
-THIN_RATE_BPS = 64_000.0                    # below this a link is "thin" for control traffic
 
 # Order of frame sources at equal class on a link: acks release custody upstream first.
 _ACK, _DATA, _ADVERT, _HEARTBEAT = 0, 1, 2, 3
@@ -780,6 +779,8 @@ class NodeCore:
         lid = self.routes.next_hop(env.dst, size, env.priority)
         if lid is not None and lid == msg.from_link:
             lid = self.routes.next_hop(env.dst, size, env.priority, avoid=(lid,)) or lid
+        if lid is None:     # a stub node (thin links only, one neighbour) may not know the way: hand it on
+            lid = self.routes.default_hop(size, env.priority, came_from=msg.from_link)
         if lid is None or not self._links[lid].usable:
             if not msg.held:
                 msg.held = True
