@@ -779,7 +779,7 @@ class NodeCore:
         lid = self.routes.next_hop(env.dst, size, env.priority)
         if lid is not None and lid == msg.from_link:
             lid = self.routes.next_hop(env.dst, size, env.priority, avoid=(lid,)) or lid
-        if lid is None:     # a stub node (thin links only, one neighbour) may not know the way: hand it on
+        if lid is None:     # a stub node (thin links only) may not know the way: hand it on
             lid = self.routes.default_hop(size, env.priority, came_from=msg.from_link)
         if lid is None or not self._links[lid].usable:
             if not msg.held:
