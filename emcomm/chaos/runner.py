@@ -34,7 +34,7 @@ from emcomm.chaos.procs import NodeProcs
 from emcomm.chaos.soak import SoakReport, soak_report
 from emcomm.errors import EmcommError, UsageError
 from emcomm.links.profiles import make_profile
-from emcomm.node.core import THIN_RATE_BPS
+from emcomm.node.routing import is_thin
 from emcomm.priority import Priority
 
 SEND_TIMEOUT_S = 4.0
@@ -111,7 +111,9 @@ class ChaosRun:
         self.messages = sorted(msgs, key=lambda m: m.t_s)
         self.t0 = 0.0
         # nodes reached only over thin links (the Beidou sensor) get third-party adverts at most
-        # every NodeConfig.thin_link_advert_gap_s by design: left out of the convergence check
+        # every NodeConfig.thin_link_advert_gap_s by design, so their view stays partial: they
+        # send by the stub default route (emcomm.node.routing) and are left out of the
+        # convergence check
         self.thin_only = {n.id for n in self.plan.nodes if all(_thin(l.kind) for l in self.plan.links_of(n.id))}
 
     # -- the run ---------------------------------------------------------------------
@@ -440,7 +442,7 @@ class ChaosRun:
 
 def _thin(kind: str) -> bool:
     p = make_profile(kind, _overrides(kind))
-    return p.min_interval_s > 0 or min(p.rate_up_bps, p.rate_down_bps) < THIN_RATE_BPS
+    return is_thin(min(p.rate_up_bps, p.rate_down_bps), p.min_interval_s)
 
 
 def _generic(error: str) -> str:
