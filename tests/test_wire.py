@@ -176,3 +176,39 @@ def test_a_zip_bomb_body_is_refused_on_payload() -> None:
     with pytest.raises(RemoteInputError) as info:
         env.payload()
     assert info.value.reason == "oversize"
+
+
+# -- the fast path for common DATA frames accepts exactly what the field-by-field path accepts --
+_field_values = st.one_of(
+    st.integers(min_value=-2, max_value=300), st.booleans(), st.none(),
+    st.floats(allow_nan=True, allow_infinity=True), st.sampled_from([0.0, 3600.0, wire.MAX_TTL_S, 1e12, -1e12, 2e12]),
+    st.binary(max_size=20), st.sampled_from([b"\x01" * 16, b"", b"\x02" * 17]),
+    st.text(max_size=8), st.sampled_from(["a", "team-1", " a", "a\nb", "x" * 65, "*", "@g"]),
+)
+
+
+_GOOD_DATA_FIELDS = [b"\x01" * 16, "src", "sink", 3, 0, 2, 1.7e9, 3600.0, 0, 32, b"body"]
+
+
+def _fast_equals_checked(fields: list) -> None:
+    frame = [wire.WIRE_VERSION, int(wire.FrameType.DATA), *fields]
+    try:
+        expected = wire._decode_envelope(frame, wire.FrameType.DATA)
+    except RemoteInputError:
+        expected = None
+    assert wire._fast_data(frame) == expected
+
+
+@pytest.mark.parametrize("index", range(len(_GOOD_DATA_FIELDS)))
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(value=_field_values)
+def test_fast_data_path_agrees_with_the_checked_path_on_each_field(index, value):
+    fields = list(_GOOD_DATA_FIELDS)
+    fields[index] = value
+    _fast_equals_checked(fields)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_field_values, min_size=11, max_size=11))
+def test_fast_data_path_agrees_with_the_checked_path_on_random_frames(fields):
+    _fast_equals_checked(fields)
