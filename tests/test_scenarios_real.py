@@ -16,10 +16,12 @@ from emcomm.hazards._geo import distance_km
 from emcomm.priority import Priority
 
 DRILLS = Path(__file__).resolve().parent.parent / "drills"
-FILES = ["wenchuan_2008.toml", "luding_2022.toml", "liangshan_fire_2020.toml", "typhoon_infa_2021.toml"]
+FILES = ["wenchuan_2008.toml", "luding_2022.toml", "liangshan_fire_2020.toml", "typhoon_infa_2021.toml",
+         "doksuri_zhuozhou_2023.toml"]
 # The published counts behind each file's published_outage_fraction (numerators are published;
 # the denominators are stated in the files as assumptions / approximations).
-PUBLISHED_COUNTS = {"wenchuan_2008.toml": 28_714, "luding_2022.toml": 300, "liangshan_fire_2020.toml": 218}
+PUBLISHED_COUNTS = {"wenchuan_2008.toml": 28_714, "luding_2022.toml": 300, "liangshan_fire_2020.toml": 218,
+                    "doksuri_zhuozhou_2023.toml": 211}
 
 _cache: dict[str, tuple[Scenario, list[TimelineRow]]] = {}
 
