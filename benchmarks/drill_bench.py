@@ -5,11 +5,14 @@ Measures, side by side in one run:
    16 node cores) over ``--hours`` simulated hours with the traffic scaled (``--scale``,
    default: enough for ≥ 50,000 messages) — target ≥ 1,000× real time;
 2. reproducibility: a second run with the same seed gives a byte-identical summary.json;
-3. sweep scaling: runs/minute of ``--sweep-runs`` seeded runs of a ``--sweep-hours`` window
-   on a local Dask cluster with 1 and with 2 workers.
+3. sweep scaling: runs/minute of a real 100-run sweep (``--sweep-runs``) — seeded runs of the
+   first ``--sweep-hours`` of ``--sweep-scenario`` (default: Zhengzhou, 1 h, which makes 100
+   runs take a few minutes) on a local Dask cluster with 1 and with 2 worker processes, and
+   the ratio. The wall time includes starting and closing the cluster, as a trainer sees it.
 The last line printed is one JSON object with every figure.
 
     python benchmarks/drill_bench.py                 # full size (long: see the report)
+    python benchmarks/drill_bench.py --sweep-only    # just the 100-run sweep, 1 and 2 workers
     python benchmarks/drill_bench.py --hours 2 --scale 1 --sweep-runs 4 --sweep-hours 0.5
 """
 
@@ -42,8 +45,10 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--hours", type=float, default=24.0)
     ap.add_argument("--scale", type=int, default=None, help="traffic scale (default: enough for 50,000 messages)")
-    ap.add_argument("--sweep-runs", type=int, default=8)
+    ap.add_argument("--sweep-runs", type=int, default=100)
     ap.add_argument("--sweep-hours", type=float, default=1.0)
+    ap.add_argument("--sweep-scenario", default=SCENARIO)
+    ap.add_argument("--sweep-only", action="store_true", help="skip the speed and reproducibility runs")
     ap.add_argument("--profile", action="store_true", help="print the top functions of a profiled run")
     args = ap.parse_args()
 
@@ -52,14 +57,19 @@ def main() -> None:
     base = traffic_count(sc, EngineConfig(duration_s=dur))
     scale = args.scale or max(1, -(-MIN_MESSAGES // max(base, 1)))
     cfg = EngineConfig(duration_s=dur, traffic_scale=scale)
-    print(f"Zhengzhou: {len(sc.nodes)} nodes, {args.hours:g} h, traffic x{scale} = {base * scale} injections")
-
-    wall1, sum1, n_msgs = timed_run(sc, cfg)
-    wall2, sum2, _ = timed_run(sc, cfg)
-    speed = dur / min(wall1, wall2)
-    identical = sum1 == sum2
-    print(f"  run 1 {wall1:.1f} s, run 2 {wall2:.1f} s -> {speed:,.0f}x real time; {n_msgs} messages; "
-          f"summaries byte-identical: {identical}")
+    speed_fig: dict[str, object] = {}
+    if not args.sweep_only:
+        print(f"Zhengzhou: {len(sc.nodes)} nodes, {args.hours:g} h, traffic x{scale} = {base * scale} injections")
+        wall1, sum1, n_msgs = timed_run(sc, cfg)
+        wall2, sum2, _ = timed_run(sc, cfg)
+        speed = dur / min(wall1, wall2)
+        identical = sum1 == sum2
+        print(f"  run 1 {wall1:.1f} s, run 2 {wall2:.1f} s -> {speed:,.0f}x real time; {n_msgs} messages; "
+              f"summaries byte-identical: {identical}")
+        speed_fig = {"scenario": SCENARIO, "nodes": len(sc.nodes), "simulated_h": args.hours, "traffic_scale": scale,
+                     "messages": n_msgs, "wall_s": [round(wall1, 2), round(wall2, 2)],
+                     "speed_x_real_time": round(speed, 1), "target_x": 1000,
+                     "meets_target": speed >= 1000 and n_msgs >= MIN_MESSAGES, "byte_identical": identical}
 
     top: list[str] = []
     if args.profile:
@@ -73,19 +83,27 @@ def main() -> None:
         print(buf.getvalue())
         top = [f"{fn[0].split('/')[-1]}:{fn[2]} {st.stats[fn][2]:.2f}s" for fn in list(st.fcn_list or [])[:8]]  # type: ignore[attr-defined]
 
+    sweep_sc = load_scenario(args.sweep_scenario)
     sweep_cfg = EngineConfig(duration_s=args.sweep_hours * 3600.0)
-    rpm = {}
+    print(f"sweep: {args.sweep_runs} seeded runs of the first {args.sweep_hours:g} h of {args.sweep_scenario} "
+          f"({len(sweep_sc.nodes)} nodes), local Dask cluster, wall time incl. cluster start")
+    rpm: dict[int, float] = {}
+    sweep_wall: dict[int, float] = {}
     for workers in (1, 2):
         t0 = time.perf_counter()
-        sweep(sc, args.sweep_runs, sweep_cfg, workers=workers)
-        rpm[workers] = 60.0 * args.sweep_runs / (time.perf_counter() - t0)
-        print(f"  sweep {args.sweep_runs} runs of {args.sweep_hours:g} h with {workers} worker(s): {rpm[workers]:.1f} runs/minute")
+        out = sweep(sweep_sc, args.sweep_runs, sweep_cfg, workers=workers)
+        sweep_wall[workers] = time.perf_counter() - t0
+        if out["runs"] != args.sweep_runs:
+            raise SystemExit(f"sweep returned {out['runs']} runs, expected {args.sweep_runs}")
+        rpm[workers] = 60.0 * args.sweep_runs / sweep_wall[workers]
+        print(f"  {workers} worker(s): {sweep_wall[workers]:.1f} s -> {rpm[workers]:.1f} runs/minute")
+    print(f"  2 workers / 1 worker: {rpm[2] / rpm[1]:.2f}x")
 
     print(json.dumps({
-        "scenario": SCENARIO, "nodes": len(sc.nodes), "simulated_h": args.hours, "traffic_scale": scale,
-        "messages": n_msgs, "wall_s": [round(wall1, 2), round(wall2, 2)], "speed_x_real_time": round(speed, 1),
-        "target_x": 1000, "meets_target": speed >= 1000 and n_msgs >= MIN_MESSAGES, "byte_identical": identical,
-        "sweep_runs": args.sweep_runs, "sweep_runs_per_min": {str(k): round(v, 2) for k, v in rpm.items()},
+        **speed_fig,
+        "sweep_scenario": args.sweep_scenario, "sweep_hours": args.sweep_hours, "sweep_runs": args.sweep_runs,
+        "sweep_wall_s": {str(k): round(v, 1) for k, v in sweep_wall.items()},
+        "sweep_runs_per_min": {str(k): round(v, 2) for k, v in rpm.items()},
         "sweep_scaling_2_over_1": round(rpm[2] / rpm[1], 2), "profile_top": top,
     }, sort_keys=True))
 
