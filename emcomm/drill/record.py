@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from emcomm.drill.recording import RecordingWriter
-from emcomm.hazards.flood import Flood
+from emcomm.drill.overlays import HazardOverlays
 from emcomm.node import telemetry as tm
 from emcomm.priority import PRIORITY_COUNT, Priority
 
@@ -57,6 +57,7 @@ class SituationRecorder:
         self._name = ""
         self._feed_items: list[dict[str, Any]] = []
         self._hazards_seen: list[dict[str, Any]] = []
+        self._overlays = HazardOverlays()
 
     # -- RecordingSink ---------------------------------------------------------------
     def start(self, engine: "Engine") -> None:
@@ -159,30 +160,10 @@ class SituationRecorder:
         self._record(t_s, "feed", item)
 
     def _hazard_views(self, t_s: float) -> list[dict[str, Any]]:
-        """Map overlays of the scenario's hazards at ``t_s``: each flood's inundation zones that
-        are under water now (circle of the zone's radius, centre depth to 0.1 m) and a typhoon's
-        radius of maximum wind. Other hazard kinds are not drawn yet."""
+        """Map overlays of the scenario's hazards at ``t_s`` (``emcomm.drill.overlays``)."""
         eng = self.engine
         assert eng is not None
-        out: list[dict[str, Any]] = []
-        for h in eng.scenario.hazards:
-            shapes: list[dict[str, Any]] = []
-            if isinstance(h.model, Flood):
-                for z in h.model.zones:
-                    depth = round(z.depth_at(z.lat_deg, z.lon_deg, t_s), 1)
-                    if depth > 0.0:
-                        shapes.append({"shape": "circle", "coords": [[z.lat_deg, z.lon_deg]],
-                                       "radius_m": 1000.0 * z.radius_km, "label": f"water {depth:.1f} m at the centre",
-                                       "value": depth})
-            elif callable(getattr(h.model, "state", None)):
-                st = h.model.state(t_s)
-                if st is not None and hasattr(st, "rmw_km"):
-                    shapes.append({"shape": "circle", "coords": [[st.lat_deg, st.lon_deg]],
-                                   "radius_m": 1000.0 * st.rmw_km, "label": f"{st.max_wind_m_s:.0f} m/s, "
-                                   f"{st.pressure_hpa:.0f} hPa", "value": st.max_wind_m_s})
-            if shapes:
-                out.append({"hazard": h.kind, "name": h.name, "shapes": shapes})
-        return out
+        return self._overlays.views(((h.kind, h.name, h.model) for h in eng.scenario.hazards), t_s)
 
     def _node(self, node_id: str) -> dict[str, Any]:
         eng = self.engine
