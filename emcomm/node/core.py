@@ -53,6 +53,7 @@ KV_LSDB = "lsdb"
 KV_LSA_SEQ = "lsa_seq"
 ACK_ID_BYTES = wire.MSG_ID_BYTES + 2        # one id inside a HOP_ACK frame
 SEEN_MARGIN_S = 600.0                       # keep an id this long past its expiry
+RECEIPT_MIN_TTL_S = 300.0                   # a receipt's way back: at least this, however late its message came
 
 # Order of frame sources at equal class on a link: acks release custody upstream first.
 _ACK, _DATA, _ADVERT, _HEARTBEAT = 0, 1, 2, 3
@@ -737,8 +738,11 @@ class NodeCore:
 
     def _send_receipt(self, env: Envelope, status: str, now: float, out: list[Action]) -> None:
         body = wire.encode_receipt_body(env.msg_id, status, now)
+        # a receipt lives as long as its message had left (never the 24 h default: every relay keeps
+        # its id against duplicates until its TTL + SEEN_MARGIN_S, one per message delivered)
+        ttl_s = min(self.config.default_ttl_s, max(RECEIPT_MIN_TTL_S, env.ttl_s))
         renv = wire.Envelope(self._new_id(), self.node_id, env.src, env.priority, int(ContentType.ACK), now,
-                             self.config.default_ttl_s, body, hop_limit=self.config.hop_limit)
+                             ttl_s, body, hop_limit=self.config.hop_limit)
         if self.security is not None:
             renv = self.security.seal(renv, now)
         out.extend(self._accept(_Msg(renv, now + renv.ttl_s, local=True, app=False, from_link=None, mine=False), now))
