@@ -196,3 +196,17 @@ def test_reading_after_a_clock_jump_back_without_seq_uses_when_the_harness_read_
     r = check(_jump_back_history(with_seq=False), rostered={"cc", "t3"})
     assert r.ok and r.order_violations == 0, r.violations
     assert [r.latency["routine"].p50_s, r.latency["routine"].p99_s] == pytest.approx([0.1, 8.0])
+
+
+def test_soak_report_gives_growth_per_minute_by_thirds_and_each_nodes_rss() -> None:
+    from emcomm.chaos.soak import soak_report
+    h = History()
+    for k in range(9):              # cc climbs 2 MB a minute for 3 minutes, then stays; r1 flat
+        cc = 50e6 + 2e6 * min(k, 3)
+        for node, rss in (("cc", cc), ("r1", 40e6)):
+            h.add("sample", round=k, node=node, rss_bytes=rss, store_bytes=1e6, t=60.0 * k)
+    rep = soak_report(h, 0.0, 1.0)
+    first, last = rep.rss_mb_per_min
+    assert abs(first - 2.0) < 1e-6 and abs(last) < 1e-6
+    assert rep.node_rss_mb == {"cc": (50.0, 56.0), "r1": (40.0, 40.0)}
+    assert rep.rss_flat

@@ -56,6 +56,12 @@ def render_soak(s: SoakReport) -> str:
     """The soak table: memory and store size (all nodes) and the accepted rate over time."""
     lines = ["soak:   t (s)   RSS (MB)   store (MB)   accepted/s"]
     lines += [f"  {r.t_s:>10.0f} {r.rss_mb:>10.1f} {r.store_mb:>12.2f} {r.accepted_per_s:>12.1f}" for r in s.rows]
+    (r1, r3), (s1, s3) = s.rss_mb_per_min, s.store_mb_per_min
+    lines.append(f"growth (MB/min, all nodes): RSS {r1:+.2f} in the first third, {r3:+.2f} in the last; "
+                 f"store {s1:+.2f}, {s3:+.2f}")
+    if s.node_rss_mb:
+        lines.append("RSS per node (MB), first -> last sample: "
+                     + ", ".join(f"{n} {a:.1f}->{b:.1f}" for n, (a, b) in s.node_rss_mb.items()))
     lines.append(f"memory {'levels off' if s.rss_flat else 'GROWS'}, store size "
                  f"{'levels off' if s.store_flat else 'GROWS'}, message rate {'held' if s.rate_held else 'NOT held'}")
     return "\n".join(lines)

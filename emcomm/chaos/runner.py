@@ -104,7 +104,8 @@ class ChaosRun:
         self.final_status: dict[str, dict[str, Any]] = {}
         dur = settings.duration_s
         self.faults = [] if settings.soak else nemesis.schedule(self.plan, dur, settings.seed)
-        msgs = traffic.schedule(self.plan, dur, settings.rate_per_s, settings.seed)
+        msgs = traffic.schedule(self.plan, dur, settings.rate_per_s, settings.seed,
+                                long_ttl_s=traffic.SOAK_TTL_S if settings.soak else traffic.LONG_TTL_S)
         for f in self.faults:
             if f.kind == "storm":
                 msgs += traffic.flash_burst(self.plan, f.start_s + 1.0, settings.seed)

@@ -25,6 +25,11 @@ from emcomm.chaos.plan import ChaosPlan
 from emcomm.errors import UsageError
 
 LONG_TTL_S = 3600.0
+# a soak's messages: a node keeps every id it saw until TTL + SEEN_MARGIN_S (600 s) and a
+# receipt's TTL is at least RECEIPT_MIN_TTL_S (300 s), so its tables reach their steady size
+# 15 minutes into a soak (with LONG_TTL_S only after 70: a 30-minute soak could not tell that
+# from a leak)
+SOAK_TTL_S = 300.0
 SHORT_TTL_S = 4.0
 SHORT_TTL_SHARE = 0.05          # of ROUTINE messages
 SENSOR_RATE_PER_S = 0.2         # a reading every 5 s on average
@@ -59,10 +64,10 @@ def _classes(plan: ChaosPlan, src: str, dst: str) -> list[tuple[str, float]]:
 
 
 def schedule(plan: ChaosPlan, duration_s: float, rate_per_s: float, seed: int,
-             start_s: float = 1.0) -> list[Planned]:
+             start_s: float = 1.0, long_ttl_s: float = LONG_TTL_S) -> list[Planned]:
     """Poisson-spaced messages at ``rate_per_s`` from the command centre and teams (orders
     from cc to teams, reports from teams to cc), plus the sensor's small reports to cc at
-    ``SENSOR_RATE_PER_S``."""
+    ``SENSOR_RATE_PER_S``. A share of ROUTINE gets ``SHORT_TTL_S``, the rest ``long_ttl_s``."""
     if not rate_per_s > 0:
         raise UsageError(f"the traffic rate must be positive, got {rate_per_s!r}")
     rnd = random.Random(seed ^ 0x7A11)
@@ -81,7 +86,7 @@ def schedule(plan: ChaosPlan, duration_s: float, rate_per_s: float, seed: int,
             dst = rnd.choice(teams) if src == "cc" else "cc"
             names, weights = zip(*_classes(plan, src, dst))
             prio = rnd.choices(names, weights)[0]
-            ttl = SHORT_TTL_S if prio == "routine" and rnd.random() < SHORT_TTL_SHARE else LONG_TTL_S
+            ttl = SHORT_TTL_S if prio == "routine" and rnd.random() < SHORT_TTL_SHARE else long_ttl_s
             out.append(Planned(round(t, 3), src, dst, prio, ttl, rnd.randint(lo, hi)))
     return sorted(out, key=lambda m: m.t_s)
 
