@@ -63,7 +63,7 @@ class Mesh:
     """Several cores joined by simulated links; ``run(until)`` advances the simulated clock."""
 
     def __init__(self, links: list[tuple[str, str, str, LinkProfile]], *, seed: int = 1,
-                 store_delay_s: float = 0.0, node_kwargs: dict[str, Any] | None = None):
+                 store_delay_s: float | dict[str, float] = 0.0, node_kwargs: dict[str, Any] | None = None):
         self.t = 0.0
         self.seed = seed
         self.store_delay_s = store_delay_s
@@ -178,12 +178,14 @@ class Mesh:
                 arrive = self.t + len(a.data) * 8 / link.profile.rate_bps + link.profile.latency_s
                 self._schedule(arrive, "frame", a.link_id, to, a.data, True)
             elif isinstance(a, Persist):
-                if self.store_delay_s <= 0:
+                delay_s = (self.store_delay_s.get(nid, 0.0) if isinstance(self.store_delay_s, dict)
+                           else self.store_delay_s)     # per node: a dict of node id -> seconds
+                if delay_s <= 0:
                     self._apply(node, a)
                     if node.core is not None:
                         self._execute(nid, node.core.stored([r.msg_id for r in a.records], self.t))
                 else:
-                    self._schedule(self.t + self.store_delay_s, "stored", nid, node.incarnation, a)
+                    self._schedule(self.t + delay_s, "stored", nid, node.incarnation, a)
             elif isinstance(a, Forget):
                 for mid in a.msg_ids:
                     node.store.records.pop(mid, None)

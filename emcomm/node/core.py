@@ -55,6 +55,8 @@ ACK_ID_BYTES = wire.MSG_ID_BYTES + 2        # one id inside a HOP_ACK frame
 SEEN_MARGIN_S = 600.0                       # keep an id this long past its expiry
 RECEIPT_MIN_TTL_S = 300.0                   # a receipt's way back: at least this, however late its message came
 
+_NOT_UNICAST = (wire.BROADCAST, wire.GROUP_PREFIX)   # first character of a broadcast or group destination
+
 # Order of frame sources at equal class on a link: acks release custody upstream first.
 _ACK, _DATA, _ADVERT, _HEARTBEAT = 0, 1, 2, 3
 
@@ -136,6 +138,8 @@ class _Msg:
     copies: dict[str, "_Copy"] = dataclasses.field(default_factory=dict)
     held: bool = False
     size_bytes: int = 0         # encoded envelope size (route choice), set when first encoded
+    early: bool = False         # forwarded while "storing" (cut-through; see _on_envelope)
+    handed_early: bool = False  # ... and every copy was hop-acked before the store confirmed it
 
 
 @dataclasses.dataclass(eq=False)
@@ -415,8 +419,14 @@ class NodeCore:
                 self._emit(out, tm.SUBMITTED, now, msg)
             if msg.mine:
                 self._deliver(msg, now, out)
-            if msg.stage == "custody":
+            if msg.stage != "custody":
+                continue
+            if not msg.early:
                 self._route(msg, now, out)
+            elif msg.handed_early:       # the next hop took custody before our commit ended
+                self._handed[mid] = msg.env.hop_count
+                self._finish(msg, out)
+            msg.early = False            # otherwise its copies are in flight or it is held
         self._pump_all(now, out)
         return out
 
@@ -708,6 +718,16 @@ class NodeCore:
                 return
         msg = _Msg(env, now + env.ttl_s, local=False, app=False, from_link=link.link_id, mine=mine)
         out.extend(self._accept(msg, now, raw))
+        if not mine and env.dst[0] not in _NOT_UNICAST:
+            # Cut-through: hand a relayed message on while its record is still being stored.
+            # Custody is unchanged: the previous hop is acked only once the record is durable
+            # here (``stored``), so the message is always held durably by the previous hop or
+            # by this one; a crash before the commit costs a retransmission upstream and a
+            # duplicate downstream, which the next hop suppresses. The store's sync is then off
+            # every hop's forwarding latency, and a record acked downstream before its commit
+            # need never be written.
+            msg.early = True
+            self._route(msg, now, out)
 
     def _deliver(self, msg: _Msg, now: float, out: list[Action]) -> None:
         env = msg.env
@@ -835,6 +855,8 @@ class NodeCore:
                 if not msg.mine and not msg.env.dst.startswith(wire.GROUP_PREFIX) and msg.env.dst != wire.BROADCAST:
                     self._handed[msg.env.msg_id] = -1 if msg.local else msg.env.hop_count
                 self._finish(msg, out)
+            elif not msg.copies and msg.early:
+                msg.handed_early = True  # finished by ``stored``, which acks the previous hop first
 
     def _expire_messages(self, now: float, out: list[Action]) -> None:
         while self._ttl_heap and self._ttl_heap[0][0] <= now:
@@ -917,7 +939,7 @@ class NodeCore:
                 copy.live = False
                 msg = copy.msg
                 msg.copies.pop(link.link_id, None)
-                if msg.stage != "custody":
+                if msg.stage != "custody" and not (msg.early and msg.stage == "storing"):
                     continue
                 if msg.env.dst == wire.BROADCAST or msg.env.dst.startswith(wire.GROUP_PREFIX):
                     if not msg.copies:
