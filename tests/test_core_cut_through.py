@@ -40,8 +40,9 @@ def test_a_relay_forwards_before_its_commit_ends_and_acks_upstream_only_after_it
 
 
 def test_a_message_acked_downstream_before_the_relays_commit_is_finished_by_the_commit() -> None:
-    """The next hop's ack arrives first: the relay keeps the message until its own commit ends,
-    then acks upstream and forgets it; it never sends it again."""
+    """The next hop's ack arrives first: the relay's record is never written (only its seen id),
+    the relay keeps the message until its commit ends, then acks upstream and forgets it; it never
+    sends it again."""
     mesh = _line({"a": 0.01, "r": STORE_DELAY_S, "b": 0.01})     # b's disk is fast, r's slow
     mid = mesh.submit("a", "b", Priority.IMMEDIATE, b"road 3 blocked")
     mesh.run(30.0)
@@ -50,6 +51,7 @@ def test_a_message_acked_downstream_before_the_relays_commit_is_finished_by_the_
     assert acked_down and acked_up and acked_down[0] < acked_up[0]
     assert len([1 for _, f in mesh.data_sends("r", "rb") if f.msg_id == mid]) == 1
     assert mesh.core("r").snapshot(mesh.t)["messages"] == 0
+    assert mid not in mesh.nodes["r"].store.ever_written and mid in mesh.nodes["r"].store.seen
 
 
 def test_a_relay_that_crashes_before_its_commit_loses_nothing_and_duplicates_nothing() -> None:

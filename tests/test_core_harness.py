@@ -31,6 +31,7 @@ class FakeStore:
     seen: dict[bytes, float] = dataclasses.field(default_factory=dict)
     kv: dict[str, bytes] = dataclasses.field(default_factory=dict)
     inbox: dict[bytes, wire.Envelope] = dataclasses.field(default_factory=dict)
+    ever_written: set[bytes] = dataclasses.field(default_factory=set)   # every record id ever put
 
     def load(self) -> RestoredState:
         return RestoredState(records=list(self.records.values()), seen=dict(self.seen), kv=dict(self.kv))
@@ -48,6 +49,8 @@ class SimNode:
     events: list[Any] = dataclasses.field(default_factory=list)
     sent: list[tuple[float, str, bytes]] = dataclasses.field(default_factory=list)
     incarnation: int = 0
+    committing: set[bytes] = dataclasses.field(default_factory=set)   # records of commits under way
+    cancelled: set[bytes] = dataclasses.field(default_factory=set)    # ... forgotten before they landed
 
 
 @dataclasses.dataclass
@@ -157,7 +160,12 @@ class Mesh:
 
     def _apply(self, node: SimNode, persist: Persist) -> None:
         for rec in persist.records:
+            node.committing.discard(rec.msg_id)
+            if rec.msg_id in node.cancelled:     # as the runtime does: a forgotten record is not written
+                node.cancelled.discard(rec.msg_id)
+                continue
             node.store.records[rec.msg_id] = rec
+            node.store.ever_written.add(rec.msg_id)
         for mid, until in persist.seen:
             node.store.seen[mid] = until
         for k, v in persist.kv:
@@ -185,10 +193,13 @@ class Mesh:
                     if node.core is not None:
                         self._execute(nid, node.core.stored([r.msg_id for r in a.records], self.t))
                 else:
+                    node.committing.update(r.msg_id for r in a.records)
                     self._schedule(self.t + delay_s, "stored", nid, node.incarnation, a)
             elif isinstance(a, Forget):
                 for mid in a.msg_ids:
                     node.store.records.pop(mid, None)
+                    if mid in node.committing:
+                        node.cancelled.add(mid)
             elif isinstance(a, Deliver):
                 node.deliveries.append((self.t, a.envelope))
                 node.store.inbox.setdefault(a.envelope.msg_id, a.envelope)   # the store's inbox dedups

@@ -425,7 +425,7 @@ class NodeCore:
                 self._route(msg, now, out)
             elif msg.handed_early:       # the next hop took custody before our commit ended
                 self._handed[mid] = msg.env.hop_count
-                self._finish(msg, out)
+                self._finish(msg, out, forget=False)     # forgotten when the ack came
             msg.early = False            # otherwise its copies are in flight or it is held
         self._pump_all(now, out)
         return out
@@ -767,7 +767,7 @@ class NodeCore:
             renv = self.security.seal(renv, now)
         out.extend(self._accept(_Msg(renv, now + renv.ttl_s, local=True, app=False, from_link=None, mine=False), now))
 
-    def _finish(self, msg: _Msg, out: list[Action]) -> None:
+    def _finish(self, msg: _Msg, out: list[Action], *, forget: bool = True) -> None:
         """The node no longer needs the message (handed on, delivered, expired)."""
         if msg.stage == "done":
             return
@@ -777,7 +777,8 @@ class NodeCore:
         msg.copies.clear()
         self._held.pop(msg.env.msg_id, None)
         self._msgs.pop(msg.env.msg_id, None)
-        out.append(Forget((msg.env.msg_id,)))
+        if forget:
+            out.append(Forget((msg.env.msg_id,)))
 
     def _cancel_copy(self, copy: _Copy) -> None:
         copy.live = False
@@ -850,13 +851,18 @@ class NodeCore:
             msg = copy.msg
             msg.copies.pop(link.link_id, None)
             self.counters["forwarded"] += 1
-            self._emit(out, tm.FORWARDED, now, msg, link=link.link_id, attempts=copy.attempts)
+            if self.config.telemetry:
+                self._emit(out, tm.FORWARDED, now, msg, link=link.link_id, attempts=copy.attempts)
             if not msg.copies and msg.stage == "custody":
                 if not msg.mine and not msg.env.dst.startswith(wire.GROUP_PREFIX) and msg.env.dst != wire.BROADCAST:
                     self._handed[msg.env.msg_id] = -1 if msg.local else msg.env.hop_count
                 self._finish(msg, out)
-            elif not msg.copies and msg.early:
-                msg.handed_early = True  # finished by ``stored``, which acks the previous hop first
+            elif not msg.copies and msg.early and not msg.handed_early:
+                # the next hop has it durably: our record need never be written (the runtime drops
+                # it from the pending commit); ``stored`` (of the seen id) acks the previous hop
+                # and finishes the message
+                msg.handed_early = True
+                out.append(Forget((msg.env.msg_id,)))
 
     def _expire_messages(self, now: float, out: list[Action]) -> None:
         while self._ttl_heap and self._ttl_heap[0][0] <= now:
@@ -1110,8 +1116,9 @@ class NodeCore:
                 prio = copy.msg.env.priority
                 if not copy.sent_once:
                     copy.sent_once = True
-                    self._emit(out, tm.SENT, now, copy.msg, link=link.link_id, fragments=len(copy.frames),
-                               size_bytes=sum(map(len, copy.frames)))   # bytes on the link: data carried, cost
+                    if cfg.telemetry:
+                        self._emit(out, tm.SENT, now, copy.msg, link=link.link_id, fragments=len(copy.frames),
+                                   size_bytes=sum(map(len, copy.frames)))   # bytes on the link: data carried, cost
                 if copy.next_frag < len(copy.frames):
                     link.queue.push(copy, prio, front=True)   # later fragments; a higher class may cut in
                 else:

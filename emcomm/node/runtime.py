@@ -148,8 +148,12 @@ class _Pending:
         self.kv.update(p.kv)
 
     def forget(self, ids: tuple[bytes, ...]) -> None:
+        # a record forgotten before its commit is never written (a relayed message the next hop
+        # acked first); the delete still goes, for a copy an earlier commit may hold
         for m in ids:
-            self.puts.pop(m, None)
+            r = self.puts.pop(m, None)
+            if r is not None:
+                self.size_bytes -= len(r.envelope)
             self.forgets.add(m)
 
     def discard(self, ids: list[bytes]) -> None:
