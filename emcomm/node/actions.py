@@ -33,7 +33,7 @@ Transmit(link_id='a-b/beidou', data=b'\\x93\\x01', priority=0)
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Mapping, Union
+from typing import Any, Mapping, TypeVar, Union
 
 from emcomm.node.store import MessageRecord, StoredState
 from emcomm.node.telemetry import TelemetryEvent
@@ -110,6 +110,20 @@ class Telemetry:
 
 
 Action = Union[Transmit, Persist, Forget, Deliver, Receipt, Dropped, Telemetry]
+_T = TypeVar("_T")
+
+
+def built(cls: type[_T], **fields: Any) -> _T:
+    """An instance of the frozen dataclass ``cls`` from *all* its fields, without the per-field
+    ``object.__setattr__`` of a frozen ``__init__`` (≈ 0.3 µs a field, several actions per relayed
+    frame). For the core's per-frame paths; equal to ``cls(**fields)``.
+
+    >>> built(Transmit, link_id="ab", data=b"x", priority=3) == Transmit("ab", b"x", 3)
+    True
+    """
+    obj = object.__new__(cls)
+    obj.__dict__.update(fields)
+    return obj
 
 
 def persisted_ids(action: Persist) -> list[bytes]:

@@ -171,6 +171,10 @@ class _Pending:
                      tuple(self.kv.items()), tuple(self.inbox.values()))
 
 
+_NOBLOCK = int(zmq.NOBLOCK)                      # plain ints: no enum conversion per send
+_NOBLOCK_SNDMORE = int(zmq.NOBLOCK | zmq.SNDMORE)
+
+
 def _recv_parts(recv: Callable[..., Any]) -> list[bytes]:
     """One multipart message from a ROUTER socket (``recv`` is its bound method), as bytes.
 
@@ -231,6 +235,7 @@ class NodeRuntime:
         self.terminals = TerminalLinks()      # links through serial Beidou/Tiantong terminals ([[terminal]])
         self.peers: dict[str, _Peer] = {}
         self._link_peer: dict[str, _Peer] = {}
+        self._link_out: dict[str, tuple[zmq.Socket, bytes]] = {}    # link id -> (socket, id as bytes)
         self.router: zmq.Socket | None = None
         self.api: zmq.Socket | None = None
         self.pub: zmq.Socket | None = None
@@ -715,12 +720,15 @@ class NodeRuntime:
                     self._send_now(link_id, arrival.frame)
 
     def _send_now(self, link_id: str, data: bytes) -> None:
-        sock = self._link_peer[link_id].socket
+        out = self._link_out.get(link_id)
+        if out is None:
+            out = self._link_out[link_id] = (self._link_peer[link_id].socket, link_id.encode())
+        sock, link_bytes = out
         try:
             # send_multipart without its list handling; a DEALER takes the second part once it
             # took the first (ZeroMQ multipart messages are atomic), so Again comes on the first
-            sock.send(link_id.encode(), zmq.NOBLOCK | zmq.SNDMORE)
-            sock.send(data, zmq.NOBLOCK, copy=len(data) < 65536)
+            sock.send(link_bytes, _NOBLOCK_SNDMORE)
+            sock.send(data, _NOBLOCK, copy=len(data) < 65536)
             self.counters["frames_out"] += 1
         except zmq.Again:
             # not connected (or its queue is full): the hop-ack timeout will resend it
