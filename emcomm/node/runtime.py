@@ -69,11 +69,6 @@ MAX_BURST_BYTES = 8 << 20      # ... or this many bytes of them
 # batch, the write-ahead log and memory stay bounded under any load.
 MAX_BATCH = 2 * MAX_BURST
 MAX_BATCH_BYTES = 2 * MAX_BURST_BYTES
-# A batch this small (light load) is committed on the loop's own thread: handing it to the
-# writer and back would add two thread wake-ups to every hop's latency. Under load batches
-# grow past it and go to the writer thread while the loop reads on.
-INLINE_BATCH = 8
-INLINE_BATCH_BYTES = 256 << 10
 MAX_POLL_S = 5.0               # longest sleep when idle (signals and stop() wake the loop at once)
 STATUS_PERIOD_S = 1.0          # snapshot published on the PUB socket this often
 SEEN_PRUNE_PERIOD_S = 60.0     # expired duplicate-suppression ids are deleted from the store this often
@@ -770,12 +765,14 @@ class NodeRuntime:
             if not self._pending:
                 return
             pending, self._pending = self._pending, _Pending()
-            if len(pending.stored_ids) <= INLINE_BATCH and pending.size_bytes <= INLINE_BATCH_BYTES:
+            if wait:        # start-up and shutdown: nothing else to do meanwhile
                 committer.commit_here(pending.batch(), pending)
-                continue    # collect it at once: acks and receipts go out in this same step
+                continue
+            # every other commit runs on the writer thread, however small: relayed messages are
+            # handed on before their commit (cut-through), and a sync or a WAL checkpoint on the
+            # loop's thread would hold up the next frames' forwarding
             committer.submit(pending.batch(), pending)
-            if not wait:
-                return
+            return
 
     def _collect(self, now: float, *, block: bool) -> None:
         """Act on the outcome of a finished commit: ``core.stored`` (acks, receipts) or a retry."""
