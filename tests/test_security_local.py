@@ -21,7 +21,7 @@ from emcomm.cli import main as cli
 from emcomm.node.api import ApiClient, NodeNotRunningError
 from emcomm.node.config import config_from_mapping
 from emcomm.node.identity import Identity, load_identity
-from emcomm.node.roster import Roster
+from emcomm.node.roster import Roster, load_roster
 from emcomm.node.runtime import NodeRuntime
 
 REFUSED_WAIT_S = 1.5       # a refused CURVE handshake never answers: how long a test waits to see that
@@ -45,6 +45,8 @@ def keys(tmp_path: Path) -> dict[str, Path]:
         ident.save(out[n])
     out["roster"] = tmp_path / "roster.json"
     roster.save(out["roster"])
+    out["authority"] = tmp_path / "authority-key"
+    auth.save(out["authority"])
     return out
 
 
@@ -153,3 +155,41 @@ def test_insecure_node_keeps_a_plain_tcp_api(tmp_path: Path) -> None:
         c = ApiClient(api, timeout_s=10.0)
         assert c.call("ping")["node"] == "a"
         c.close()
+
+
+def _statuses(sub: zmq.Socket, want: int, timeout_s: float) -> int:
+    got, deadline = 0, time.monotonic() + timeout_s
+    while got < want and time.monotonic() < deadline:
+        if sub.poll(200):
+            topic, body = sub.recv_multipart()
+            got += topic == b"status" and msgpack.unpackb(body, raw=False)["node"] == "a"
+    return got
+
+
+def test_a_revoked_key_loses_its_telemetry_subscription_and_the_others_keep_theirs(tcp_node, keys: dict[str, Path]) -> None:
+    """Issue 6: a revoked key's existing connections are closed once the roster update arrives
+    — the telemetry subscription too, not only the peer links."""
+    rt, api, tele = tcp_node
+    auth = load_identity(keys["authority"])
+    extra = Identity.generate("cc2", name="Person cc2", org="Red Cross", phone="", role="commander")
+    roster = load_roster(keys["roster"]).add(extra.public).sign(auth, 1.0)
+    own = ApiClient(api, timeout_s=10.0, curve=_curve(keys["a"], keys["a"]))
+    own.call("send", to="*", priority="immediate", content_type="roster", body=roster.to_bytes())
+    ctx = zmq.Context()
+    try:
+        kept = _sub(ctx, tele, _curve(keys["cc"], keys["a"]))
+        extra_key = keys["a"].parent / "cc2-key"
+        extra.save(extra_key)
+        doomed = _sub(ctx, tele, _curve(extra_key, keys["a"]))
+        assert _statuses(doomed, 1, 15.0) == 1 and _statuses(kept, 1, 15.0) == 1
+        own.call("send", to="*", priority="immediate", content_type="roster",
+                 body=roster.revoke("cc2", "terminal lost").sign(auth, 2.0).to_bytes())
+        time.sleep(1.0)                               # the update is applied, subscribers dropped
+        for s in (doomed, kept):
+            while s.poll(0):
+                s.recv_multipart()                    # what was queued before the cut
+        assert _statuses(kept, 2, 15.0) == 2, "a rostered subscriber reconnects by itself"
+        assert _statuses(doomed, 1, 3.0) == 0, "the revoked key hears nothing more"
+    finally:
+        own.close()
+        ctx.destroy(0)

@@ -632,16 +632,11 @@ class NodeRuntime:
         node that is no longer rostered, or was cut off, is closed for good. Frames lost on the
         way are recovered by hop-acks."""
         assert self.router is not None and self.netsec is not None
-        endpoint = self.cfg.listen
-        self.router.unbind(self.router.getsockopt(zmq.LAST_ENDPOINT).decode() if endpoint.endswith(":0") else endpoint)
-        for attempt in range(200):      # the I/O thread releases the address asynchronously
-            try:
-                self.router.bind(endpoint)
-                break
-            except zmq.ZMQError as exc:
-                if exc.errno != zmq.EADDRINUSE or attempt == 199:
-                    raise
-                time.sleep(0.01)
+        self._rebind(self.router, self.cfg.listen)
+        if self.pub is not None and self.cfg.telemetry and self.cfg.telemetry.startswith("tcp://"):
+            # a CURVE telemetry socket: drop every subscriber so each must pass ZAP again (a
+            # revoked or cut-off key's subscription ends here; the others reconnect by themselves)
+            self._rebind(self.pub, self.cfg.telemetry)
         sec = self.netsec.security
         for peer in self.peers.values():
             peer.socket.disconnect(peer.endpoint)
@@ -651,6 +646,19 @@ class NodeRuntime:
             else:
                 log.warning("no longer connecting to %s: revoked or cut off", peer.node_id)
         self.counters["security.reconnects"] += 1
+
+    @staticmethod
+    def _rebind(sock: zmq.Socket, endpoint: str) -> None:
+        """Unbind and bind ``sock`` again: every connection to it is closed."""
+        sock.unbind(sock.getsockopt(zmq.LAST_ENDPOINT).decode() if endpoint.endswith(":0") else endpoint)
+        for attempt in range(200):      # the I/O thread releases the address asynchronously
+            try:
+                sock.bind(endpoint)
+                return
+            except zmq.ZMQError as exc:
+                if exc.errno != zmq.EADDRINUSE or attempt == 199:
+                    raise
+                time.sleep(0.01)
 
     def set_link(self, link_id: str, now: float, **conditions: Any) -> dict[str, Any]:
         """Change an emulated link's conditions and tell the core (as a hazard would)."""
