@@ -53,6 +53,7 @@ KV_LSDB = "lsdb"
 KV_LSA_SEQ = "lsa_seq"
 ACK_ID_BYTES = wire.MSG_ID_BYTES + 2        # one id inside a HOP_ACK frame
 SEEN_MARGIN_S = 600.0                       # keep an id this long past its expiry
+RTX_COMPACT_MIN = 1024                      # retransmission-timer entries before dead ones are dropped
 RECEIPT_MIN_TTL_S = 300.0                   # a receipt's way back: at least this, however late its message came
 
 _NOT_UNICAST = (wire.BROADCAST, wire.GROUP_PREFIX)   # first character of a broadcast or group destination
@@ -236,6 +237,7 @@ class NodeCore:
         self._seen_heap: list[tuple[float, bytes]] = []
         self._ttl_heap: list[tuple[float, bytes]] = []
         self._rtx_heap: list[tuple[float, int, _Copy]] = []
+        self._rtx_compact_at = RTX_COMPACT_MIN
         self._tie = itertools.count()
         self._held: dict[bytes, _Msg] = {}
         self._redeliver: list[_Msg] = []
@@ -1165,7 +1167,15 @@ class NodeCore:
         copy.attempts += 1
         copy.retransmit_s = now + rto
         link.inflight[copy.msg.env.msg_id] = copy
-        heapq.heappush(self._rtx_heap, (copy.retransmit_s, next(self._tie), copy))
+        heap = self._rtx_heap
+        heapq.heappush(heap, (copy.retransmit_s, next(self._tie), copy))
+        if len(heap) > self._rtx_compact_at:
+            # an acked copy leaves its entry behind (popped when due); a busy relay acks most
+            # copies long before that, so drop the dead entries in one pass now and then instead
+            # of popping each one (and waking for it) later
+            heap[:] = [e for e in heap if e[2].live and e[0] == e[2].retransmit_s]
+            heapq.heapify(heap)
+            self._rtx_compact_at = max(RTX_COMPACT_MIN, 2 * len(heap))
 
     def _resend(self, link: _Link, copy: _Copy, now: float, out: list[Action]) -> None:
         # a copy awaiting its hop-ack goes back to the front of its class, encoded afresh
