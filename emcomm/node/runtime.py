@@ -73,7 +73,11 @@ MAX_POLL_S = 5.0               # longest sleep when idle (signals and stop() wak
 STATUS_PERIOD_S = 1.0          # snapshot published on the PUB socket this often
 SEEN_PRUNE_PERIOD_S = 60.0     # expired duplicate-suppression ids are deleted from the store this often
 STORE_RETRY_S = 1.0            # wait before retrying a commit that failed
-MAX_RECEIPTS = 100_000         # receipts remembered for `emcomm send` polling
+# The latest news of each submitted message (accepted, delivered, expired...) is kept in the
+# store for `emcomm send` polling, across restarts, for RECEIPT_KEEP_S; the last RECENT_RECEIPTS
+# are also kept in memory (most polls come soon after the send).
+RECENT_RECEIPTS = 1_000
+RECEIPT_KEEP_S = 7 * 86400.0
 RUNTIME_FILE = "node.json"     # written in the data directory: how clients find the node
 LOCK_FILE = "node.lock"
 GC_THRESHOLDS = (50_000, 20, 100)   # CPython's default is (700, 10, 10); see tune_gc
@@ -127,11 +131,13 @@ class _Pending:
         self.seen: dict[bytes, float] = {}
         self.kv: dict[str, bytes] = {}
         self.inbox: dict[bytes, InboxEntry] = {}
+        self.receipts: dict[bytes, tuple[str, str, float]] = {}
         self.stored_ids: list[bytes] = []
         self.size_bytes = 0          # envelope bytes put (to bound a batch)
 
     def __bool__(self) -> bool:
-        return bool(self.puts or self.forgets or self.seen or self.kv or self.inbox or self.stored_ids)
+        return bool(self.puts or self.forgets or self.seen or self.kv or self.inbox or self.receipts
+                    or self.stored_ids)
 
     def persist(self, p: Persist) -> None:
         for r in p.records:
@@ -163,7 +169,8 @@ class _Pending:
 
     def batch(self) -> Batch:
         return Batch(tuple(self.puts.values()), tuple(self.forgets), tuple(self.seen.items()),
-                     tuple(self.kv.items()), tuple(self.inbox.values()))
+                     tuple(self.kv.items()), tuple(self.inbox.values()),
+                     tuple((m, *r) for m, r in self.receipts.items()))
 
 
 _NOBLOCK = int(zmq.NOBLOCK)                      # plain ints: no enum conversion per send
@@ -482,6 +489,7 @@ class NodeRuntime:
             try:
                 with self._store_access() as st:
                     self.counters["store.seen_expired"] += st.expire_seen(now)
+                    self.counters["store.receipts_expired"] += st.expire_receipts(now - RECEIPT_KEEP_S)
             except EmcommError as exc:
                 log.error("pruning expired seen ids failed (retried in %.0f s): %s", SEEN_PRUNE_PERIOD_S, exc)
         if now >= self._next_status and (self.pub is not None or self._status_cb is not None):
@@ -612,7 +620,7 @@ class NodeRuntime:
             self._execute(actions, now)
             return None   # answered by the "accepted" receipt once stored
         if op == "receipt":
-            status, detail = self.receipts.get(bytes(req.get("msg_id", b"")), ("unknown", ""))
+            status, detail = self._lookup_receipt(bytes(req.get("msg_id", b"")))
             return {"ok": True, "status": status, "detail": detail}
         if op == "status":
             return {"ok": True, **self.status(now)}
@@ -625,6 +633,18 @@ class NodeRuntime:
                                                 **{k: req[k] for k in ("up", "capacity_factor", "extra_loss",
                                                                        "extra_latency_s") if k in req})}
         raise UsageError(f"unknown op {op!r}")  # pragma: no cover - decode_request checks
+
+    def _lookup_receipt(self, msg_id: bytes) -> tuple[str, str]:
+        """The latest news of a message submitted here: recent ones from memory, older ones
+        (or from before a restart) from the store; ("unknown", "") when there is none."""
+        if msg_id in self.receipts:
+            return self.receipts[msg_id]
+        for batch in (self._pending, self._failed):
+            if batch is not None and msg_id in batch.receipts:
+                return batch.receipts[msg_id][:2]
+        with self._store_access() as st:
+            found = st.receipt(msg_id) if msg_id else None
+        return found or ("unknown", "")
 
     def reconnect_peers(self) -> None:
         """Close every peer connection so each must pass ZAP again (after a roster change or
@@ -689,7 +709,7 @@ class NodeRuntime:
                                                      float(e.created_s), e.payload(), now)
                 self.counters["delivered"] += 1
             elif kind is Receipt:
-                self._receipt(a)
+                self._receipt(a, now)
             elif kind is Dropped:
                 self.counters[f"core_dropped.{a.reason}"] += 1
                 log.debug("core dropped (%s): %s", a.reason, a.detail)
@@ -737,11 +757,12 @@ class NodeRuntime:
             # not connected (or its queue is full): the hop-ack timeout will resend it
             self.counters["dropped.peer_unreachable"] += 1
 
-    def _receipt(self, r: Receipt) -> None:
+    def _receipt(self, r: Receipt, now: float) -> None:
         self.receipts[r.msg_id] = (r.status, r.detail)
         self.receipts.move_to_end(r.msg_id)
-        while len(self.receipts) > MAX_RECEIPTS:
+        while len(self.receipts) > RECENT_RECEIPTS:
             self.receipts.popitem(last=False)
+        self._pending.receipts[r.msg_id] = (r.status, r.detail, now)
         for client in self._waiting.pop(r.msg_id, []):
             self._reply(client, {"ok": True, "msg_id": r.msg_id, "status": r.status, "detail": r.detail})
 
@@ -834,6 +855,7 @@ class NodeRuntime:
         self._pending.seen.update(newer.seen)
         self._pending.kv.update(newer.kv)
         self._pending.inbox.update(newer.inbox)
+        self._pending.receipts.update(newer.receipts)
 
     # -- status ----------------------------------------------------------------------
     def status(self, now: float) -> dict[str, Any]:

@@ -40,7 +40,7 @@ from emcomm.errors import StoreError
 
 log = logging.getLogger("emcomm.node")
 FULL_FLAG_ENV = "EMCOMM_STORE_FULL_FLAG"
-SCHEMA_VERSION = 2   # 2: messages is a rowid table (version 1 stores are migrated at open)
+SCHEMA_VERSION = 3   # 2: messages is a rowid table (version 1 stores are migrated at open); 3: receipts
 PAGE_SIZE_BYTES = 16384   # for new stores; an existing file keeps the page size it was made with
 # "EMCM" as a 32-bit SQLite application id: a file from another program is refused at open.
 APPLICATION_ID = 0x454D434D
@@ -74,6 +74,13 @@ CREATE TABLE IF NOT EXISTS kv (
     key   TEXT PRIMARY KEY,
     value BLOB NOT NULL
 ) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS receipts (
+    msg_id  BLOB PRIMARY KEY,
+    status  TEXT NOT NULL,
+    detail  TEXT NOT NULL,
+    t_s     REAL NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS receipts_by_time ON receipts(t_s);
 """
 
 
@@ -126,9 +133,10 @@ class Batch:
     seen: tuple[tuple[bytes, float], ...] = ()     # (msg_id, expires_s)
     kv: tuple[tuple[str, bytes], ...] = ()
     inbox: tuple[InboxEntry, ...] = ()
+    receipts: tuple[tuple[bytes, str, str, float], ...] = ()   # (msg_id, status, detail, t_s): latest news
 
     def __bool__(self) -> bool:
-        return bool(self.puts or self.forgets or self.seen or self.kv or self.inbox)
+        return bool(self.puts or self.forgets or self.seen or self.kv or self.inbox or self.receipts)
 
 
 def _translate(exc: sqlite3.Error, path: str, doing: str) -> StoreError:
@@ -299,6 +307,9 @@ class Store:
                         "delivered_s) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                         [(_id(e.msg_id), str(e.src), str(e.dst), int(e.priority), int(e.content_type),
                           float(e.created_s), bytes(e.payload), float(e.delivered_s)) for e in batch.inbox])
+                if batch.receipts:
+                    conn.executemany("INSERT OR REPLACE INTO receipts(msg_id, status, detail, t_s) VALUES (?, ?, ?, ?)",
+                                     [(_id(m), str(st), str(d), float(t)) for m, st, d, t in batch.receipts])
                 conn.execute("COMMIT")
             except BaseException:
                 if conn.in_transaction:
@@ -371,6 +382,23 @@ class Store:
         except sqlite3.Error as exc:
             raise _translate(exc, self.path, "inbox read") from exc
         return [InboxEntry(bytes(r[0]), r[1], r[2], r[3], r[4], r[5], bytes(r[6]), r[7], r[8]) for r in rows]
+
+    def receipt(self, msg_id: bytes) -> tuple[str, str] | None:
+        """The latest (status, detail) recorded for a message submitted here, or None."""
+        try:
+            row = self._live().execute("SELECT status, detail FROM receipts WHERE msg_id = ?",
+                                       (_id(msg_id),)).fetchone()
+        except sqlite3.Error as exc:
+            raise _translate(exc, self.path, "receipt read") from exc
+        return None if row is None else (row[0], row[1])
+
+    def expire_receipts(self, before_s: float) -> int:
+        """Drop receipts recorded before ``before_s``; returns how many."""
+        try:
+            cur = self._live().execute("DELETE FROM receipts WHERE t_s < ?", (float(before_s),))
+        except sqlite3.Error as exc:
+            raise _translate(exc, self.path, "expiry of receipts") from exc
+        return cur.rowcount
 
     def inbox_count(self) -> int:
         """How many messages the application has received here."""
