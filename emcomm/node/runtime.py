@@ -185,7 +185,7 @@ def _recv_parts(recv: Callable[..., Any]) -> list[bytes]:
     always has its sender's id and at least one more part; the later parts come as ZeroMQ
     frames, whose ``more`` flag is free. Raises ``zmq.Again`` when nothing is waiting.
     """
-    parts = [recv(zmq.NOBLOCK)]
+    parts = [recv(_NOBLOCK)]
     while True:
         frame = recv(copy=False)        # the rest of a multipart message has arrived with it
         parts.append(frame.bytes)
