@@ -72,3 +72,20 @@ def test_receipts_older_than_the_keep_time_are_pruned(tmp_path: Path) -> None:
                                   (b"\x02" * 16, "accepted", "", 900.0))))
         assert st.expire_receipts(500.0) == 1
         assert st.receipt(b"\x01" * 16) is None and st.receipt(b"\x02" * 16) == ("accepted", "")
+
+
+def test_old_inbox_entries_are_pruned_and_sequence_numbers_are_not_reused(tmp_path: Path) -> None:
+    """A long-running node's store levels off: delivered messages older than INBOX_KEEP_S go;
+    an application's cursor stays valid (new entries still get higher sequence numbers)."""
+    from emcomm.node.store import Batch, InboxEntry
+
+    def entry(i: int, t_s: float) -> InboxEntry:
+        return InboxEntry(i.to_bytes(16, "big"), "cc", "a", 3, 0, t_s, b"report", t_s)
+
+    with Store.open(tmp_path / "s.db") as st:
+        st.commit(Batch(inbox=(entry(1, 100.0), entry(2, 200.0), entry(3, 5000.0))))
+        assert st.expire_inbox(1000.0) == 2
+        st.commit(Batch(inbox=(entry(4, 6000.0),)))
+        seqs = [(e.msg_id[-1], e.seq) for e in st.inbox(0)]
+    assert [m for m, _ in seqs] == [3, 4] and seqs[1][1] > seqs[0][1] == 3
+    assert runtime.INBOX_KEEP_S > 30 * 86400      # longer than any message can live

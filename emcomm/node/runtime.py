@@ -57,6 +57,7 @@ from emcomm.node.config import RunConfig
 from emcomm.node.terminal_link import TerminalLinks
 from emcomm.node.core import LinkConfig, NodeConfig, NodeCore
 from emcomm.node.store import Batch, InboxEntry, MessageRecord, Store
+from emcomm.node import wire
 from emcomm.node.wire import ContentType
 from emcomm.priority import Priority
 
@@ -78,6 +79,10 @@ STORE_RETRY_S = 1.0            # wait before retrying a commit that failed
 # are also kept in memory (most polls come soon after the send).
 RECENT_RECEIPTS = 1_000
 RECEIPT_KEEP_S = 7 * 86400.0
+# Delivered messages stay in the inbox for the application this long: past the longest lifetime
+# a message can have (a copy still on its way could not be delivered again after it), so a
+# long-running node's store levels off.
+INBOX_KEEP_S = wire.MAX_TTL_S + 86400.0
 RUNTIME_FILE = "node.json"     # written in the data directory: how clients find the node
 LOCK_FILE = "node.lock"
 GC_THRESHOLDS = (50_000, 20, 100)   # CPython's default is (700, 10, 10); see tune_gc
@@ -490,6 +495,7 @@ class NodeRuntime:
                 with self._store_access() as st:
                     self.counters["store.seen_expired"] += st.expire_seen(now)
                     self.counters["store.receipts_expired"] += st.expire_receipts(now - RECEIPT_KEEP_S)
+                    self.counters["store.inbox_expired"] += st.expire_inbox(now - INBOX_KEEP_S)
             except EmcommError as exc:
                 log.error("pruning expired seen ids failed (retried in %.0f s): %s", SEEN_PRUNE_PERIOD_S, exc)
         if now >= self._next_status and (self.pub is not None or self._status_cb is not None):

@@ -81,6 +81,7 @@ CREATE TABLE IF NOT EXISTS receipts (
     t_s     REAL NOT NULL
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS receipts_by_time ON receipts(t_s);
+CREATE INDEX IF NOT EXISTS inbox_by_time ON inbox(delivered_s);
 """
 
 
@@ -398,6 +399,15 @@ class Store:
             cur = self._live().execute("DELETE FROM receipts WHERE t_s < ?", (float(before_s),))
         except sqlite3.Error as exc:
             raise _translate(exc, self.path, "expiry of receipts") from exc
+        return cur.rowcount
+
+    def expire_inbox(self, before_s: float) -> int:
+        """Drop inbox entries delivered before ``before_s``; returns how many. Sequence numbers
+        are never reused, so an application's cursor stays valid."""
+        try:
+            cur = self._live().execute("DELETE FROM inbox WHERE delivered_s < ?", (float(before_s),))
+        except sqlite3.Error as exc:
+            raise _translate(exc, self.path, "expiry of inbox entries") from exc
         return cur.rowcount
 
     def inbox_count(self) -> int:
