@@ -856,7 +856,7 @@ class NodeCore:
                 # it from the pending commit); ``stored`` (of the seen id) acks the previous hop
                 # and finishes the message
                 msg.handed_early = True
-                out.append(Forget((msg.env.msg_id,)))
+                out.append(built(Forget, msg_ids=(msg.env.msg_id,)))
 
     def _expire_messages(self, now: float, out: list[Action]) -> None:
         while self._ttl_heap and self._ttl_heap[0][0] <= now:

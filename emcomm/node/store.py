@@ -340,11 +340,14 @@ class Store:
 
     def expire_seen(self, now: float) -> int:
         """Drop seen ids whose expiry is at or before ``now``; returns how many."""
-        conn = self._live()
+        return self._delete("DELETE FROM seen WHERE expires_s <= ?", now, "expiry of seen ids")
+
+    def _delete(self, sql: str, bound_s: float, doing: str) -> int:
+        """Run one time-bounded DELETE (autocommitted); returns how many rows went."""
         try:
-            cur = conn.execute("DELETE FROM seen WHERE expires_s <= ?", (float(now),))
+            cur = self._live().execute(sql, (float(bound_s),))
         except sqlite3.Error as exc:
-            raise _translate(exc, self.path, "expiry of seen ids") from exc
+            raise _translate(exc, self.path, doing) from exc
         return cur.rowcount
 
     # -- reading ---------------------------------------------------------------------
@@ -395,20 +398,12 @@ class Store:
 
     def expire_receipts(self, before_s: float) -> int:
         """Drop receipts recorded before ``before_s``; returns how many."""
-        try:
-            cur = self._live().execute("DELETE FROM receipts WHERE t_s < ?", (float(before_s),))
-        except sqlite3.Error as exc:
-            raise _translate(exc, self.path, "expiry of receipts") from exc
-        return cur.rowcount
+        return self._delete("DELETE FROM receipts WHERE t_s < ?", before_s, "expiry of receipts")
 
     def expire_inbox(self, before_s: float) -> int:
         """Drop inbox entries delivered before ``before_s``; returns how many. Sequence numbers
         are never reused, so an application's cursor stays valid."""
-        try:
-            cur = self._live().execute("DELETE FROM inbox WHERE delivered_s < ?", (float(before_s),))
-        except sqlite3.Error as exc:
-            raise _translate(exc, self.path, "expiry of inbox entries") from exc
-        return cur.rowcount
+        return self._delete("DELETE FROM inbox WHERE delivered_s < ?", before_s, "expiry of inbox entries")
 
     def inbox_count(self) -> int:
         """How many messages the application has received here."""

@@ -268,14 +268,7 @@ def make_envelope(msg_id: bytes, src: str, dst: str, priority: int, content_type
 
 def encode_envelope(env: Envelope) -> bytes:
     """Encode a DATA frame (or RECEIPT frame when ``env.is_receipt``)."""
-    ftype = FrameType.RECEIPT if env.is_receipt else FrameType.DATA
-    fields: list[Any] = [
-        WIRE_VERSION, int(ftype), env.msg_id, env.src, env.dst, env.priority, env.content_type,
-        env.flags, _num(env.created_s), _num(env.ttl_s), env.hop_count, env.hop_limit, env.body,
-    ]
-    if env.ext:
-        fields.append(dict(env.ext))
-    return _pack(fields)
+    return encode_in_transit(env, env.ttl_s, env.hop_count)
 
 
 def encode_in_transit(env: Envelope, ttl_s: float, hop_count: int) -> bytes:
