@@ -383,14 +383,90 @@ class NodeCore:
         """
         out: list[Action] = []
         self._batching, self._pump_due = True, False
+        relay = self._relay_fast
+        records: list[MessageRecord] = []
+        seen: list[tuple[bytes, float]] = []
         try:
             for link_id, data in frames:
+                if self._started and type(data) is bytes and relay(link_id, data, now, out, records, seen):
+                    continue
+                if records:     # the relayed run's records go before this frame's actions
+                    out.append(built(Persist, records=tuple(records), seen=tuple(seen), kv=()))
+                    records, seen = [], []
                 out.extend(self.handle_frame(link_id, data, now))
         finally:
             self._batching = False
+            if records:
+                out.append(built(Persist, records=tuple(records), seen=tuple(seen), kv=()))
         if self._pump_due:          # some frame got as far as pumping (a dropped one does not)
             self._pump_all(now, out)
         return out
+
+    def _relay_fast(self, link_id: str, data: bytes, now: float, out: list[Action],
+                    records: list[MessageRecord], seen: list[tuple[bytes, float]]) -> bool:
+        """``handle_frame`` for the frame a relay sees most: a new, well-formed unicast DATA frame
+        for another node, from a live neighbour, with a usable next hop. Leaves exactly the
+        state ``handle_frame`` would (the message taken in cut-through, its copy queued on the
+        next hop's link) and appends the record and seen id to ``records``/``seen`` for one
+        Persist per run of such frames; returns False, having changed nothing, for any other
+        frame, which then takes the full path. A differential test holds the two together."""
+        link = self._links.get(link_id)
+        if link is None or not link.heard_once or not link.alive:
+            return False
+        sec = self.security
+        if sec is not None and link.neighbour in sec.blocked:
+            return False
+        env = wire.decode_data(data)
+        if env is None:
+            return False
+        mid, dst = env.msg_id, env.dst
+        if (mid in self._msgs or mid in self._seen or mid in self._handed or dst == self.node_id
+                or dst[0] in _NOT_UNICAST or env.ttl_s <= 0 or env.hop_count >= env.hop_limit):
+            return False
+        size = len(data)
+        lid = self.routes.next_hop(dst, size, env.priority)
+        if lid is None or lid == link_id:
+            return False
+        to = self._links[lid]
+        if not (to.phys_up and to.alive):
+            return False
+        counters = self.counters
+        counters["rx_frames"] += 1
+        link.last_heard_s = now
+        touched = self._touched
+        touched[link_id] = link
+        counters["rx_messages"] += 1
+        if sec is not None:
+            refused = sec.admit(link.neighbour, link_id, env, now, False)
+            if refused is not None:
+                self._refused(link, env, refused, now, out)
+                return True
+        expires = now + env.ttl_s
+        msg = _Msg(env, expires, False, False, link_id, False)
+        msg.size_bytes = size
+        msg.early = True
+        self._msgs[mid] = msg
+        until = expires + SEEN_MARGIN_S
+        self._seen[mid] = until
+        heapq.heappush(self._seen_heap, (until, mid))
+        heapq.heappush(self._ttl_heap, (expires, mid))
+        records.append(built(MessageRecord, msg_id=mid, priority=env.priority, envelope=data, state=STATE_QUEUED,
+                             metadata={"exp": expires, "from": link_id, "local": False, "app": False},
+                             updated_s=now))
+        seen.append((mid, until))
+        copy = _Copy(msg, lid)
+        msg.copies[lid] = copy
+        to.queue.push(copy, env.priority)
+        touched[lid] = to
+        self._pump_due = True
+        return True
+
+    def _refused(self, link: _Link, env: Envelope, refused: tuple[str, str, bool], now: float,
+                 out: list[Action]) -> None:
+        reason, detail, ack = refused
+        if ack:
+            self._queue_ack(link, env.msg_id, env.priority)
+        self._drop(out, reason, detail, now, env.msg_id, env.priority)
 
     def stored(self, msg_ids: Iterable[bytes], now: float) -> list[Action]:
         """The runtime confirms that the records with these ids are durable.
@@ -705,10 +781,7 @@ class NodeCore:
         if self.security is not None:
             refused = self.security.admit(link.neighbour, link.link_id, env, now, mine)
             if refused is not None:
-                reason, detail, ack = refused
-                if ack:
-                    self._queue_ack(link, mid, env.priority)
-                self._drop(out, reason, detail, now, mid, env.priority)
+                self._refused(link, env, refused, now, out)
                 return
         msg = _Msg(env, now + env.ttl_s, local=False, app=False, from_link=link.link_id, mine=mine)
         out.extend(self._accept(msg, now, raw))
@@ -1063,6 +1136,9 @@ class NodeCore:
             return      # nothing to send and no heartbeat due (the common case for most links)
         cfg = self.config
         while self._can_send(link, now):
+            if link.queue and link.usable and not (link.acks or link.adverts or link.advert_frames or link.summary):
+                self._pump_data(link, now, out)     # only data to send: no choosing per frame
+                continue
             choices: list[tuple[float, int]] = []
             if link.acks:
                 choices.append((link.ack_priority, _ACK))
@@ -1089,35 +1165,10 @@ class NodeCore:
                 data, prio = wire.encode_hop_ack(ids), link.ack_priority
                 self.counters["tx_acks"] += 1
             elif what == _DATA:
-                copy = link.queue.pop()
-                if not copy.live:
+                got = self._take_data(link, now, out)
+                if got is None:
                     continue
-                if copy.frames is None:
-                    copy.frames = self._frames_for(copy, link, now)
-                    copy.next_frag = 0
-                    if copy.frames is None:
-                        msg = copy.msg
-                        msg.copies.pop(link.link_id, None)
-                        self._drop(out, "too_large", f"{msg.env.msg_id.hex()} cannot be cut to fit {link.link_id}",
-                                   now, msg.env.msg_id, msg.env.priority)
-                        if msg.app:
-                            out.append(Receipt(msg.env.msg_id, "undeliverable", f"too large for link {link.link_id}"))
-                        if not msg.copies:
-                            self._finish(msg, out)
-                        continue
-                data = copy.frames[copy.next_frag]
-                copy.next_frag += 1
-                prio = copy.msg.env.priority
-                if not copy.sent_once:
-                    copy.sent_once = True
-                    if cfg.telemetry:
-                        self._emit(out, tm.SENT, now, copy.msg, link=link.link_id, fragments=len(copy.frames),
-                                   size_bytes=sum(map(len, copy.frames)))   # bytes on the link: data carried, cost
-                if copy.next_frag < len(copy.frames):
-                    link.queue.push(copy, prio, front=True)   # later fragments; a higher class may cut in
-                else:
-                    self._await_ack(copy, link, now)
-                self.counters["tx_data_frames"] += 1
+                data, prio = got
             elif what == _ADVERT:
                 if not link.advert_frames and link.summary and not (link.summary_last and link.adverts):
                     # the summary goes first (it is small), but never twice while adverts wait
@@ -1159,6 +1210,109 @@ class NodeCore:
                 self.counters["tx_heartbeats"] += 1
             self._transmit(link, data, prio, now, out)
 
+    def _pump_data(self, link: _Link, now: float, out: list[Action]) -> None:
+        """``_pump`` while the link has only data queued: send until the queue is empty or
+        the link must wait (sending data queues nothing else, so nothing else can cut in).
+
+        The common copy (a message that goes in one frame, on a link without a send interval,
+        telemetry off) is handled here in line: the same steps as ``_take_data``,
+        ``_await_ack`` and ``_transmit``, which every other copy still goes through."""
+        queue, take, transmit = link.queue, self._take_data, self._transmit
+        cfg = self.config
+        burst_s = cfg.pacing_burst_s
+        if link.profile.min_interval_s > 0 or cfg.telemetry:
+            while queue and now >= link.next_send_s and link.busy_until_s <= now + burst_s:
+                got = take(link, now, out)
+                if got is not None:
+                    transmit(link, got[0], got[1], now, out)
+            return
+        mtu, lid, inflight = link.profile.mtu_bytes, link.link_id, link.inflight
+        bits_per_s = max(link.rate_bps, 1e-9)
+        rto_min_s, rto_max_s, rtt_s = cfg.rto_min_s, cfg.rto_max_s, 2 * link.latency_s
+        heap, tie, push, append = self._rtx_heap, self._tie, heapq.heappush, out.append
+        encode, counters = wire.encode_in_transit, self.counters
+        sent = 0
+        while queue and now >= link.next_send_s and link.busy_until_s <= now + burst_s:
+            copy = queue.pop()
+            if not copy.live:
+                continue
+            msg = copy.msg
+            env = msg.env
+            if copy.frames is not None:                         # a message cut in fragments: the full path
+                queue.push(copy, env.priority, front=True)
+                got = take(link, now, out)
+                if got is not None:
+                    transmit(link, got[0], got[1], now, out)
+                continue
+            ttl_s = msg.expires_s - now
+            if ttl_s > env.ttl_s:
+                ttl_s = env.ttl_s
+            hops = env.hop_count if msg.local else env.hop_count + 1
+            data = encode(env, round(ttl_s, 3) if ttl_s > 0 else 0.0, hops if hops < env.hop_limit else env.hop_limit)
+            size = len(data)
+            if size > mtu:                                      # fragments: the full path
+                queue.push(copy, env.priority, front=True)
+                got = take(link, now, out)
+                if got is not None:
+                    transmit(link, got[0], got[1], now, out)
+                continue
+            copy.frames, copy.next_frag, copy.sent_once = [data], 1, True
+            # _await_ack
+            base_s = rtt_s + (size + 64) * 8 / bits_per_s
+            rto_s = 1.5 * base_s + 0.2
+            rto_s = (rto_s if rto_s > rto_min_s else rto_min_s) * (2 ** copy.attempts)
+            copy.attempts += 1
+            copy.retransmit_s = retransmit_s = now + (rto_s if rto_s < rto_max_s else rto_max_s)
+            inflight[env.msg_id] = copy
+            push(heap, (retransmit_s, next(tie), copy))
+            # _transmit
+            append(built(Transmit, link_id=lid, data=data, priority=env.priority))
+            start_s = link.busy_until_s if link.busy_until_s > now else now
+            link.busy_until_s = start_s + size * 8 / bits_per_s
+            sent += 1
+        if sent:
+            link.last_sent_s = now
+            self._touched[lid] = link
+            counters["tx_data_frames"] += sent
+            counters["tx_frames"] += sent
+            if len(heap) > self._rtx_compact_at:
+                self._compact_rtx()
+
+    def _take_data(self, link: _Link, now: float, out: list[Action]) -> tuple[bytes, int] | None:
+        """Pop the head of ``link``'s queue: its next frame and class to transmit, or None
+        when that copy is dead or cannot be cut to fit the link (dropped, with a reason)."""
+        copy = link.queue.pop()
+        if not copy.live:
+            return None
+        frames = copy.frames
+        if frames is None:
+            frames = copy.frames = self._frames_for(copy, link, now)
+            copy.next_frag = 0
+            if frames is None:
+                msg = copy.msg
+                msg.copies.pop(link.link_id, None)
+                self._drop(out, "too_large", f"{msg.env.msg_id.hex()} cannot be cut to fit {link.link_id}",
+                           now, msg.env.msg_id, msg.env.priority)
+                if msg.app:
+                    out.append(Receipt(msg.env.msg_id, "undeliverable", f"too large for link {link.link_id}"))
+                if not msg.copies:
+                    self._finish(msg, out)
+                return None
+        data = frames[copy.next_frag]
+        copy.next_frag += 1
+        prio = copy.msg.env.priority
+        if not copy.sent_once:
+            copy.sent_once = True
+            if self.config.telemetry:
+                self._emit(out, tm.SENT, now, copy.msg, link=link.link_id, fragments=len(frames),
+                           size_bytes=sum(map(len, frames)))   # bytes on the link: data carried, cost
+        if copy.next_frag < len(frames):
+            link.queue.push(copy, prio, front=True)   # later fragments; a higher class may cut in
+        else:
+            self._await_ack(copy, link, now)
+        self.counters["tx_data_frames"] += 1
+        return data, prio
+
     def _await_ack(self, copy: _Copy, link: _Link, now: float) -> None:
         size = sum(len(f) for f in copy.frames or ())
         base = (2 * link.latency_s + (size + 64) * 8 / max(link.rate_bps, 1e-9)
@@ -1170,12 +1324,16 @@ class NodeCore:
         heap = self._rtx_heap
         heapq.heappush(heap, (copy.retransmit_s, next(self._tie), copy))
         if len(heap) > self._rtx_compact_at:
-            # an acked copy leaves its entry behind (popped when due); a busy relay acks most
-            # copies long before that, so drop the dead entries in one pass now and then instead
-            # of popping each one (and waking for it) later
-            heap[:] = [e for e in heap if e[2].live and e[0] == e[2].retransmit_s]
-            heapq.heapify(heap)
-            self._rtx_compact_at = max(RTX_COMPACT_MIN, 2 * len(heap))
+            self._compact_rtx()
+
+    def _compact_rtx(self) -> None:
+        # an acked copy leaves its entry behind (popped when due); a busy relay acks most
+        # copies long before that, so drop the dead entries in one pass now and then instead
+        # of popping each one (and waking for it) later
+        heap = self._rtx_heap
+        heap[:] = [e for e in heap if e[2].live and e[0] == e[2].retransmit_s]
+        heapq.heapify(heap)
+        self._rtx_compact_at = max(RTX_COMPACT_MIN, 2 * len(heap))
 
     def _resend(self, link: _Link, copy: _Copy, now: float, out: list[Action]) -> None:
         # a copy awaiting its hop-ack goes back to the front of its class, encoded afresh
