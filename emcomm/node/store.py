@@ -287,17 +287,15 @@ class Store:
             conn.execute("BEGIN IMMEDIATE")
             try:
                 if batch.puts:
-                    conn.executemany(
-                        "INSERT OR REPLACE INTO messages(msg_id, priority, envelope, state, metadata, updated) "
-                        "VALUES (?, ?, ?, ?, ?, ?)",
-                        [(_id(r.msg_id), int(r.priority), bytes(r.envelope), str(r.state),
-                          msgpack.packb(dict(r.metadata), use_bin_type=True), float(r.updated_s))
-                         for r in batch.puts])
+                    _rows(conn, "INSERT OR REPLACE INTO messages(msg_id, priority, envelope, state, metadata, updated)",
+                          6, [(_id(r.msg_id), int(r.priority), bytes(r.envelope), str(r.state),
+                               msgpack.packb(dict(r.metadata), use_bin_type=True), float(r.updated_s))
+                              for r in batch.puts])
                 if batch.forgets:
-                    conn.executemany("DELETE FROM messages WHERE msg_id = ?", [(_id(m),) for m in batch.forgets])
+                    _rows(conn, "DELETE FROM messages WHERE msg_id IN", 1, [(_id(m),) for m in batch.forgets])
                 if batch.seen:
-                    conn.executemany("INSERT OR REPLACE INTO seen(msg_id, expires_s) VALUES (?, ?)",
-                                     [(_id(m), float(t)) for m, t in batch.seen])
+                    _rows(conn, "INSERT OR REPLACE INTO seen(msg_id, expires_s)", 2,
+                          [(_id(m), float(t)) for m, t in batch.seen])
                 if batch.kv:
                     conn.executemany("INSERT OR REPLACE INTO kv(key, value) VALUES (?, ?)",
                                      [(str(k), bytes(v)) for k, v in batch.kv])
@@ -533,6 +531,41 @@ def _cut_torn_tail(wal_path: str, torn_bytes: int) -> None:
     except OSError as exc:
         raise StoreError(f"store {wal_path}: cannot cut the torn last write off the log ({exc}); "
                          "check the data directory's permissions") from exc
+
+
+# Bound parameters per statement: SQLite before 3.32 allowed at most 999.
+_MAX_PARAMS = 999
+_ROW_SQL: dict[tuple[str, int, int], str] = {}
+
+
+def _rows(conn: sqlite3.Connection, head: str, width: int, rows: list[tuple[Any, ...]]) -> None:
+    """``executemany`` of ``head`` over ``rows`` (each ``width`` values) as a few multi-row
+    statements: ``INSERT ... VALUES (?, ?), (?, ?), ...`` or, for a ``head`` ending in ``IN``,
+    ``DELETE ... IN (?, ?, ...)``. Same effect, row order kept. ``executemany`` steps SQLite once
+    per row and takes the GIL back after each step; a relay's group commit holds thousands of
+    rows, and every GIL hand-over there stalls the node's loop thread (which is forwarding
+    frames meanwhile). Chunk sizes come from a short ladder, so few statements are cached.
+
+    >>> conn = sqlite3.connect(":memory:")
+    >>> _ = conn.execute("CREATE TABLE t(a, b)")
+    >>> _rows(conn, "INSERT INTO t(a, b)", 2, [(i, -i) for i in range(1200)])
+    >>> _rows(conn, "DELETE FROM t WHERE a IN", 1, [(i,) for i in range(0, 1200, 2)])
+    >>> conn.execute("SELECT count(*), sum(a) FROM t").fetchone()
+    (600, 360000)
+    """
+    per = _MAX_PARAMS // width
+    i, n = 0, len(rows)
+    for size in (per, 64, 16, 4, 1):
+        while n - i >= size:
+            sql = _ROW_SQL.get((head, width, size))
+            if sql is None:
+                group = "(" + ", ".join("?" * width) + ")"
+                sql = (f"{head} ({', '.join('?' * size)})" if head.endswith(" IN")
+                       else f"{head} VALUES {', '.join([group] * size)}")
+                _ROW_SQL[(head, width, size)] = sql
+            conn.execute(sql, [v for row in rows[i:i + size] for v in row] if width > 1
+                         else [row[0] for row in rows[i:i + size]])
+            i += size
 
 
 def _id(msg_id: bytes) -> bytes:
