@@ -163,3 +163,71 @@ def test_decode_data_is_decode_or_none(data: bytes) -> None:
         assert type(got) is wire.Envelope and not got.is_receipt
     else:   # a well-formed DATA frame without ext is never left to the slow path
         assert not (data[:3] == bytes([0x9D, 1, 1]) and isinstance(_decoded(data), wire.Envelope))
+
+
+# -- with security on: the same comparison for signed traffic, forgeries, unknown senders and
+# per-sender rate limits (the fast lane calls the same admission check, once per frame)
+_SEC_IDS: dict[str, Any] = {}
+
+
+def _secure_setup() -> tuple[Any, dict[str, Any]]:
+    if not _SEC_IDS:
+        from emcomm.node.identity import Identity
+        from emcomm.node.roster import Roster
+
+        auth = Identity.generate("auth", name="Duty Officer", org="EOC", phone="", role="authority")
+        ids = {n: Identity.generate(n, name=f"Person {n}", org="EOC", phone="", role="commander")
+               for n in ("a", "b", "c", "d", "e")}
+        roster = Roster.empty(auth.public.verify_key)
+        for ident in ids.values():
+            roster = roster.add(ident.public)
+        _SEC_IDS.update(roster=roster.sign(auth, issued_s=0.0), ids=ids,
+                        stranger=Identity.generate("q", name="Q", org="none", phone="", role="commander"))
+    return _SEC_IDS["roster"], _SEC_IDS["ids"]
+
+
+def _secure_cores() -> tuple[NodeCore, NodeCore]:
+    from emcomm.node.ratelimit import Limit
+    from emcomm.node.security import NodeSecurity
+
+    roster, ids = _secure_setup()
+    cores = []
+    for cls in (NodeCore, SlowCore):
+        sec = NodeSecurity(ids["a"], roster, limits={3: Limit(5.0, 4.0), 2: Limit(5.0, 4.0)})
+        core = cls("a", NodeConfig(links=LINKS, telemetry=False, rto_min_s=0.05), seed=5, security=sec)
+        core.tick(0.0)
+        for link, (peer, _) in LINKS.items():
+            core.handle_frames([(link, wire.encode_heartbeat(wire.Heartbeat(peer, 0)))], now=0.0)
+        cores.append(core)
+    return cores[0], cores[1]
+
+
+def _signed(mid: int, src: str, dst: str, priority: int, hops: int, tamper: bool) -> bytes:
+    from emcomm.node.signing import Signer
+
+    _, ids = _secure_setup()
+    signer = Signer(ids[src] if src in ids else _SEC_IDS["stranger"])
+    env = signer.sign(wire.Envelope(msg_id=mid.to_bytes(16, "big"), src=src, dst=dst, priority=priority,
+                                    content_type=0, created_s=1.0, ttl_s=600.0, body=b"y" * 100, hop_count=hops))
+    if tamper:
+        env = dataclasses.replace(env, body=b"z" * 100)
+    return wire.encode_envelope(env)
+
+
+signed_frames = st.builds(_signed, st.integers(1, 10), st.sampled_from(["b", "c", "q"]),
+                          st.sampled_from(["c", "d", "a", "*"]), st.integers(0, 3), st.sampled_from([0, 1, 2]),
+                          st.booleans())
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(st.lists(st.tuples(st.sampled_from(["ab", "ac"]), signed_frames), min_size=1, max_size=25))
+def test_the_fast_lane_matches_the_full_path_with_security_on(burst: list) -> None:
+    _secure_setup()
+    fast, slow = _secure_cores()
+    actions = _step(fast, slow, "burst", lambda c: c.handle_frames(burst, 1.0))
+    assert fast.security.blocked == slow.security.blocked
+    assert fast.security.counters == slow.security.counters
+    assert fast.security.audit_pending == slow.security.audit_pending
+    ids = [r.msg_id for a in actions if isinstance(a, Persist) for r in a.records]
+    _step(fast, slow, "stored", lambda c: c.stored(ids, 1.1))
+    _step(fast, slow, "tick", lambda c: c.tick(30.0))

@@ -436,9 +436,14 @@ class NodeCore:
         touched = self._touched
         touched[link_id] = link
         counters["rx_messages"] += 1
+        self._pump_due = True           # as handle_frame's _pump_all, whatever comes of the frame
         if sec is not None:
             refused = sec.admit(link.neighbour, link_id, env, now, False)
             if refused is not None:
+                if records:     # the run's records go before the refusal, as frame by frame
+                    out.append(built(Persist, records=tuple(records), seen=tuple(seen), kv=()))
+                    records.clear()
+                    seen.clear()
                 self._refused(link, env, refused, now, out)
                 return True
         expires = now + env.ttl_s
@@ -458,7 +463,6 @@ class NodeCore:
         msg.copies[lid] = copy
         to.queue.push(copy, env.priority)
         touched[lid] = to
-        self._pump_due = True
         return True
 
     def _refused(self, link: _Link, env: Envelope, refused: tuple[str, str, bool], now: float,
