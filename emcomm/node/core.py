@@ -480,13 +480,19 @@ class NodeCore:
         """
         self._start(now)
         out: list[Action] = []
+        msgs, links, touched = self._msgs, self._links, self._touched
         for mid in msg_ids:
-            msg = self._msgs.get(mid)
+            msg = msgs.get(mid)
             if msg is None or msg.stage != "storing":
                 continue
             msg.stage = "custody"
-            if msg.from_link is not None:
-                self._queue_ack(self._links[msg.from_link], mid, msg.env.priority)
+            if msg.from_link is not None:       # _queue_ack in line (once per relayed message)
+                link = links[msg.from_link]
+                touched[link.link_id] = link
+                prio = msg.env.priority
+                if not link.acks or prio < link.ack_priority:
+                    link.ack_priority = prio
+                link.acks.append(mid)
             elif msg.app:
                 out.append(Receipt(mid, "accepted", ""))
                 self._emit(out, tm.SUBMITTED, now, msg)
@@ -909,31 +915,46 @@ class NodeCore:
             return None
 
     def _on_hop_ack(self, link: _Link, ack: wire.HopAck, now: float, out: list[Action]) -> None:
+        forgets: list[bytes] = []       # one Forget for the frame's ids (the runtime takes them in order)
+        inflight, msgs, held, handed = link.inflight, self._msgs, self._held, self._handed
+        lid, telemetry = link.link_id, self.config.telemetry
+        forwarded = 0
         for mid in ack.msg_ids:
-            copy = link.inflight.pop(mid, None)
+            copy = inflight.pop(mid, None)
             if copy is None:
-                msg = self._msgs.get(mid)
-                copy = msg.copies.get(link.link_id) if msg else None
+                msg = msgs.get(mid)
+                copy = msg.copies.get(lid) if msg else None
                 if copy is None:
                     self.counters["stale_acks"] += 1
                     continue
                 link.queue.remove(copy)        # acked while queued for a resend
             copy.live = False
             msg = copy.msg
-            msg.copies.pop(link.link_id, None)
-            self.counters["forwarded"] += 1
-            if self.config.telemetry:
-                self._emit(out, tm.FORWARDED, now, msg, link=link.link_id, attempts=copy.attempts)
-            if not msg.copies and msg.stage == "custody":
-                if not msg.mine and not msg.env.dst.startswith(wire.GROUP_PREFIX) and msg.env.dst != wire.BROADCAST:
-                    self._handed[msg.env.msg_id] = -1 if msg.local else msg.env.hop_count
-                self._finish(msg, out)
-            elif not msg.copies and msg.early and not msg.handed_early:
+            copies = msg.copies
+            copies.pop(lid, None)
+            forwarded += 1
+            if telemetry:
+                self._emit(out, tm.FORWARDED, now, msg, link=lid, attempts=copy.attempts)
+            if copies:
+                continue
+            if msg.stage == "custody":
+                dst = msg.env.dst
+                if not msg.mine and not dst.startswith(wire.GROUP_PREFIX) and dst != wire.BROADCAST:
+                    handed[mid] = -1 if msg.local else msg.env.hop_count
+                msg.stage = "done"              # _finish in line: no copy left to cancel
+                held.pop(mid, None)
+                msgs.pop(mid, None)
+                forgets.append(mid)
+            elif msg.early and not msg.handed_early:
                 # the next hop has it durably: our record need never be written (the runtime drops
                 # it from the pending commit); ``stored`` (of the seen id) acks the previous hop
                 # and finishes the message
                 msg.handed_early = True
-                out.append(built(Forget, msg_ids=(msg.env.msg_id,)))
+                forgets.append(mid)
+        if forwarded:
+            self.counters["forwarded"] += forwarded
+        if forgets:
+            out.append(built(Forget, msg_ids=tuple(forgets)))
 
     def _expire_messages(self, now: float, out: list[Action]) -> None:
         while self._ttl_heap and self._ttl_heap[0][0] <= now:
