@@ -182,20 +182,22 @@ _NOBLOCK = int(zmq.NOBLOCK)                      # plain ints: no enum conversio
 _NOBLOCK_SNDMORE = int(zmq.NOBLOCK | zmq.SNDMORE)
 
 
-def _recv_parts(recv: Callable[..., Any]) -> list[bytes]:
-    """One multipart message from a ROUTER socket (``recv`` is its bound method), as bytes.
+def _recv_parts(recv: Callable[..., Any], *, user_id: bool = False) -> Any:
+    """One multipart message from a ROUTER socket (``recv`` is its bound method), as bytes;
+    with ``user_id``, ``(parts, the connection's ZAP user id or None)``.
 
     ``recv_multipart`` asks the socket after every part whether more follow (``RCVMORE``):
     three socket-option calls per peer frame, more than half of its cost. A ROUTER message
     always has its sender's id and at least one more part; the later parts come as ZeroMQ
-    frames, whose ``more`` flag is free. Raises ``zmq.Again`` when nothing is waiting.
+    frames, whose ``more`` flag (and metadata) is free. Raises ``zmq.Again`` when nothing is
+    waiting.
     """
     parts = [recv(_NOBLOCK)]
     while True:
         frame = recv(copy=False)        # the rest of a multipart message has arrived with it
         parts.append(frame.bytes)
         if not frame.more:
-            return parts
+            return (parts, frame.get("User-Id")) if user_id else parts
 
 
 @dataclasses.dataclass
@@ -543,9 +545,7 @@ class NodeRuntime:
                 if netsec is None:
                     parts = _recv_parts(recv)
                 else:
-                    frames = router.recv_multipart(zmq.NOBLOCK, copy=False)
-                    parts = [f.bytes for f in frames]
-                    user_id = frames[-1].get("User-Id") if frames else None
+                    parts, user_id = _recv_parts(recv, user_id=True)
                     node = netsec.peer_of(parts[0], user_id)
                     if node is None:
                         n_in += 1
