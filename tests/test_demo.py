@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from emcomm.demo.ledger import Ledger
-from emcomm.demo.plan import compressed_interval_s, make_plan, node_toml
+from emcomm.demo.plan import DESK, compressed_interval_s, make_plan, node_toml, write_keys
 from emcomm.demo.procs import DemoAlreadyRunning, DemoLock
 from emcomm.demo.runner import DEFAULT_SCENARIO, prepare_out_dir
 from emcomm.demo.script import build_script
@@ -49,6 +49,27 @@ def test_both_ends_of_every_demo_link_get_the_same_link_id_and_kind(scenario, tm
     assert set(ends) == {l.id for l in plan.links}
     for l in plan.links:
         assert sorted(ends[l.id]) == sorted([(l.a, l.kind), (l.b, l.kind)])
+
+
+def test_secure_demo_enrols_every_site_and_the_desk_with_roles_for_the_script(scenario, tmp_path: Path) -> None:
+    from emcomm.node.roster import load_roster
+
+    plan = make_plan(scenario, speed=1000.0)
+    keys = tmp_path / "keys"
+    write_keys(plan, keys)
+    roster = load_roster(keys / "roster.json")
+    assert roster.verified(roster.authority_key)
+    assert {e.node_id for e in roster.entries} == {n.id for n in plan.nodes} | {DESK}
+    role = {n.id: n.role for n in plan.nodes}
+    for n in plan.nodes:     # teams and the gauge raise FLASH in the script; relays only carry
+        assert roster.may_send(n.id, Priority.FLASH) == (role[n.id] in ("command", "team", "sensor")), n.id
+        assert roster.may_send(n.id, Priority.ROUTINE)
+    # every message the scenario sends is allowed by the roster
+    assert all(roster.may_send(t.from_id, t.priority) for t in scenario.traffic)
+    cfg = config_from_mapping(tomllib.loads(node_toml(plan, "cc", tmp_path / "cc", 1, keys)), base_dir=tmp_path)
+    assert cfg.identity == keys / "cc" and cfg.roster == keys / "roster.json"
+    with pytest.raises(UsageError, match="already holds a roster"):
+        write_keys(plan, keys)
 
 
 def test_send_intervals_shrink_with_the_clock_but_not_below_the_floor() -> None:
@@ -168,6 +189,13 @@ def test_shortened_headless_demo_delivers_every_flash_and_loses_nothing(tmp_path
     assert _procs_mentioning(str(out)) == []
     assert not (tmp_path / "demo.lock").exists()
     assert took < 120
+    # security was on: no node ran without its roster, and each kept a verifiable audit log
+    logs = "".join(p.read_text(errors="replace") for p in (out / "logs").glob("*.log"))
+    assert "INSECURE" not in logs
+    audit = subprocess.run([sys.executable, "-m", "emcomm", "audit", "--data-dir", str(out / "nodes" / "cc"), "--verify"],
+                           cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert audit.returncode == 0, audit.stdout + audit.stderr
+    assert "hash chain intact" in audit.stdout and " 0 record(s)" not in audit.stdout
 
 
 @pytest.mark.timeout(120)

@@ -200,20 +200,10 @@ def write_mesh(plan: ChaosPlan, out_dir: Path, seed: int, *, secure: bool = True
 
 
 def _write_keys(plan: ChaosPlan, keys: Path) -> None:
-    from emcomm.node.identity import Identity        # PyNaCl only for a secure mesh
-    from emcomm.node.roster import Roster
-    keys.mkdir(parents=True, exist_ok=True)
-    if (keys / "roster.json").exists():
-        raise UsageError(f"{keys} already holds a roster (identities are never overwritten); give a new --out")
-    authority = Identity.generate("authority", name="Duty Officer (chaos run)", org="Provincial EOC", phone="",
-                                  role="authority")
-    authority.save(keys / "authority")
-    roster = Roster.empty(authority.public.verify_key)
-    for n in plan.nodes:
-        ident = Identity.generate(n.id, name=f"Operator {n.id}", org="Chaos drill", phone="", role=n.role)
-        ident.save(keys / n.id)
-        roster = roster.add(ident.public)
-    roster.sign(authority, 0.0).save(keys / "roster.json")
+    from emcomm.node.enrolment import Member, enrol_mesh     # PyNaCl only for a secure mesh
+
+    enrol_mesh(keys, [Member(n.id, n.role, f"Operator {n.id}") for n in plan.nodes], org="Chaos drill",
+               authority_name="Duty Officer (chaos run)")
 
 
 def rostered_ids(out_dir: Path) -> set[str] | None:

@@ -26,6 +26,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--drain", type=float, default=60.0, metavar="S",
                    help="real seconds to wait for the last deliveries after the script (default 60)")
     p.add_argument("--port", type=int, default=None, help="port of the map (default: a free one)")
+    p.add_argument("--insecure", action="store_true",
+                   help="run the nodes without identities or roster (no signatures, no CURVE)")
     p.set_defaults(func=run)
 
 
@@ -38,5 +40,5 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError(f"--drain must be ≥ 0 seconds, got {args.drain}")
     opts = DemoOptions(out_dir=Path(args.out), scenario=Path(args.scenario) if args.scenario else DEFAULT_SCENARIO,
                        headless=args.headless, duration_s=args.duration, speed=args.speed, drain_s=args.drain,
-                       port=args.port)
+                       port=args.port, secure=not args.insecure)
     return run_demo(opts)

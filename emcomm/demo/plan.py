@@ -28,8 +28,21 @@ from pathlib import Path
 from emcomm.drill.scenario import Scenario
 from emcomm.errors import UsageError
 from emcomm.links.profiles import LinkProfile
+from emcomm.priority import Priority
 
 MIN_INTERVAL_FLOOR_S = 1.0
+
+# Security (on unless --insecure): every site is a rostered terminal, every message signed,
+# every link CURVE. The roster's role table says who may originate which class: in the scenario
+# field teams and the river-level sensor raise life-safety calls (FLASH), relays, base stations
+# and the UAV only carry traffic. The command centre's duty desk (the map, the demo's own
+# watcher) holds a rostered key of its own to subscribe to the nodes' telemetry.
+DEMO_ROLES = {"authority": int(Priority.FLASH), "commander": int(Priority.FLASH), "field-team": int(Priority.FLASH),
+              "flood-sensor": int(Priority.FLASH), "relay-only": int(Priority.ROUTINE)}
+ROSTER_ROLE = {"command": "commander", "team": "field-team", "sensor": "flood-sensor"}   # any other: relay-only
+DESK = "cc-desk"
+# per-sender limits (messages/s, burst) far above the script's rate: a scripted message is never refused
+RATE_LIMITS = "{flash = [50, 500], immediate = [100, 1000], priority = [200, 2000], routine = [400, 4000]}"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -136,11 +149,26 @@ def make_plan(scenario: Scenario, speed: float, ports: list[int] | None = None) 
     return DemoPlan(scenario, nodes, links, float(speed))
 
 
-def node_toml(plan: DemoPlan, node_id: str, data_dir: Path, seed: int) -> str:
-    """The node.toml of one demo node (its neighbours carry the scenario's link ids and profiles)."""
+def write_keys(plan: DemoPlan, keys_dir: Path) -> None:
+    """Enrol every site and the duty desk: identities and the signed roster in ``keys_dir``."""
+    from emcomm.node.enrolment import Member, enrol_mesh        # PyNaCl only for a secure demo
+
+    if any(n.id == DESK for n in plan.nodes):
+        raise UsageError(f"scenario {plan.scenario.path} has a site called {DESK!r}, the demo's duty desk: rename it")
+    members = [Member(n.id, ROSTER_ROLE.get(n.role, "relay-only"), f"Operator, {n.name}") for n in plan.nodes]
+    enrol_mesh(keys_dir, [*members, Member(DESK, "commander", "Duty officer, command centre")],
+               org="emcomm demo drill", roles=DEMO_ROLES)
+
+
+def node_toml(plan: DemoPlan, node_id: str, data_dir: Path, seed: int, keys_dir: Path | None = None) -> str:
+    """The node.toml of one demo node (its neighbours carry the scenario's link ids and profiles);
+    with ``keys_dir`` (see ``write_keys``) the node runs with its identity and the roster."""
     n = plan.node(node_id)
     lines = [f'id = "{n.id}"', f'listen = "{n.listen}"', f'api = "{n.api}"', f'telemetry = "{n.telemetry}"',
              f'data_dir = "{data_dir.as_posix()}"', "emulation = true", f"seed = {seed}"]
+    if keys_dir is not None:
+        lines += [f'identity = "{(keys_dir / n.id).as_posix()}"', f'roster = "{(keys_dir / "roster.json").as_posix()}"',
+                  f"rate_limits = {RATE_LIMITS}"]
     for l in plan.links:
         if n.id not in (l.a, l.b):
             continue

@@ -29,7 +29,7 @@ import msgpack
 import zmq
 
 from emcomm.demo.ledger import Ledger
-from emcomm.demo.plan import DemoPlan, make_plan, node_toml
+from emcomm.demo.plan import DESK, DemoPlan, make_plan, node_toml, write_keys
 from emcomm.demo.procs import Children, DemoLock
 from emcomm.demo.record import DemoRecorder
 from emcomm.demo.script import Change, build_script
@@ -61,6 +61,7 @@ class DemoOptions:
     step_s: float = 600.0              # scenario seconds between samples of the hazard script
     port: int | None = None            # the map's port (default: a free one)
     seed: int = 1
+    secure: bool = True                # rostered identities, signed messages, CURVE links
 
 
 def _raise_stop(*_: Any) -> None:
@@ -104,7 +105,7 @@ def prepare_out_dir(out: Path) -> None:
             raise UsageError(f"--out {out} is a file; give a directory for the demo's data")
         if any(out.iterdir()) and not (out / MARKER).exists():
             raise UsageError(f"--out {out} is not empty and was not made by `emcomm demo`; give a new or empty directory")
-        for sub in ("nodes", "config", "logs"):
+        for sub in ("nodes", "config", "logs", "keys"):
             shutil.rmtree(out / sub, ignore_errors=True)
     for sub in ("nodes", "config", "logs"):
         (out / sub).mkdir(parents=True, exist_ok=True)
@@ -151,6 +152,8 @@ class _Demo:
         self._power_next = 0.0
         self.checkin_stats: list[tuple[str, str, float]] = []   # (node, link kind, seconds to delivery)
         self.custody: dict[str, int] = {}
+        self.keys: Path | None = opts.out_dir / "keys" if opts.secure else None   # identities and the roster
+        self.idents: dict[str, Any] = {}
 
     def recorder_up(self, node_id: str) -> bool:
         return self.recorder is None or bool(self.recorder.nodes[node_id]["up"])
@@ -210,9 +213,11 @@ class _Demo:
     def _start_nodes(self, out: Path) -> None:
         root = str(Path(__file__).resolve().parent.parent.parent)
         env = dict(os.environ, PYTHONPATH=root + os.pathsep + os.environ.get("PYTHONPATH", ""))
+        if self.keys is not None:
+            write_keys(self.plan, self.keys)
         for i, n in enumerate(self.plan.nodes):
             cfg = out / "config" / f"{n.id}.toml"
-            cfg.write_text(node_toml(self.plan, n.id, out / "nodes" / n.id, self.opts.seed * 1000 + i))
+            cfg.write_text(node_toml(self.plan, n.id, out / "nodes" / n.id, self.opts.seed * 1000 + i, self.keys))
             self.children.start(n.id, [sys.executable, "-m", "emcomm", "node", "--config", str(cfg),
                                        "--status-every", "0", "--quiet"], out / "logs" / f"{n.id}.log", env=env)
         waiting = {n.id for n in self.plan.nodes}
@@ -235,10 +240,23 @@ class _Demo:
                     pass
             time.sleep(0.2)
 
+    def _identity(self, node_id: str) -> Any:
+        from emcomm.node.identity import load_identity
+
+        assert self.keys is not None
+        ident = self.idents.get(node_id)
+        if ident is None:
+            ident = self.idents[node_id] = load_identity(self.keys / node_id)
+        return ident
+
     def client(self, node_id: str, timeout_s: float = 10.0) -> ApiClient:
         c = self.clients.get(node_id)
         if c is None:
-            c = self.clients[node_id] = ApiClient(self.plan.node(node_id).api, timeout_s=timeout_s)
+            curve = None
+            if self.keys is not None:       # a secure node's tcp:// API answers its own key only
+                ident = self._identity(node_id)
+                curve = (ident.public.curve_public, ident.curve_secret, ident.public.curve_public)
+            c = self.clients[node_id] = ApiClient(self.plan.node(node_id).api, timeout_s=timeout_s, curve=curve)
         c.timeout_s = max(c.timeout_s, timeout_s) if timeout_s >= 1 else timeout_s
         return c
 
@@ -254,8 +272,19 @@ class _Demo:
         url = f"http://127.0.0.1:{port}/"
         self.power_pub = zmq.Context.instance().socket(zmq.PUB)
         self.power_pub.setsockopt(zmq.LINGER, 0)
+        sources = [n.telemetry for n in self.plan.nodes]
+        keys: list[str] = []
+        if self.keys is not None:     # the desk's key subscribes; site power comes from the desk itself
+            desk = self._identity(DESK)
+            self.power_pub.curve_secretkey, self.power_pub.curve_publickey = desk.curve_secret, desk.public.curve_public
+            self.power_pub.curve_server = True
+            keys = ["--roster", str(self.keys / "roster.json"), "--identity", str(self.keys / DESK)]
         power_ep = f"tcp://127.0.0.1:{self.power_pub.bind_to_random_port('tcp://127.0.0.1')}"
-        argv = [sys.executable, "-m", "emcomm", "ui", "--live", *[n.telemetry for n in self.plan.nodes], power_ep,
+        if self.keys is not None:
+            sources = [f"{n.id}@{n.telemetry}" for n in self.plan.nodes] + [f"{DESK}@{power_ep}"]
+        else:
+            sources.append(power_ep)
+        argv = [sys.executable, "-m", "emcomm", "ui", "--live", *sources, *keys,
                 "--base", str(base), "--port", str(port), "--refresh", "2"]
         self.children.start("map", argv, out / "logs" / "map.log")
         deadline = time.monotonic() + UI_START_TIMEOUT_S
@@ -277,6 +306,10 @@ class _Demo:
             s = ctx.socket(zmq.SUB)
             s.setsockopt(zmq.SUBSCRIBE, b"event")
             s.setsockopt(zmq.LINGER, 0)
+            if self.keys is not None:       # secure telemetry admits rostered keys: the desk's
+                desk = self._identity(DESK)
+                s.curve_publickey, s.curve_secretkey = desk.public.curve_public, desk.curve_secret
+                s.curve_serverkey = self._identity(n.id).public.curve_public
             s.connect(n.telemetry)
             self.subs.append(s)
 
