@@ -543,8 +543,8 @@ def _rows(conn: sqlite3.Connection, head: str, width: int, rows: list[tuple[Any,
     statements: ``INSERT ... VALUES (?, ?), (?, ?), ...`` or, for a ``head`` ending in ``IN``,
     ``DELETE ... IN (?, ?, ...)``. Same effect, row order kept. ``executemany`` steps SQLite once
     per row and takes the GIL back after each step; a relay's group commit holds thousands of
-    rows, and every GIL hand-over there stalls the node's loop thread (which is forwarding
-    frames meanwhile). Chunk sizes come from a short ladder, so few statements are cached.
+    rows, and each hand-over can hold up the node's loop thread (which forwards frames
+    meanwhile). Chunk sizes come from a short ladder, so few statements are cached.
 
     >>> conn = sqlite3.connect(":memory:")
     >>> _ = conn.execute("CREATE TABLE t(a, b)")

@@ -525,9 +525,10 @@ def _fast_data(f: list[Any]) -> Envelope | None:
 
 
 def decode_data(data: bytes) -> Envelope | None:
-    """``decode(data)`` when that is a DATA frame of the common shape (13 fields, every field
-    well-formed, no ext map), else None without saying why: the caller then calls ``decode``,
-    which names the problem. A relay's per-frame shortcut; never accepts what ``decode`` refuses.
+    """``decode(data)`` when that is a DATA frame (a RECEIPT or any other frame type, or a
+    frame ``decode`` refuses: None, without saying why; the caller then calls ``decode``, which
+    names the problem). A relay's per-frame shortcut: the common shape (13 fields, no ext map)
+    is checked in one pass; a frame with an ext map (a signed message) takes the full check.
 
     >>> env = Envelope(b"\\x05" * 16, "a", "b", 3, ContentType.TEXT, 1.0, 60.0, b"hi")
     >>> decode_data(encode_envelope(env)) == env, decode_data(encode_hop_ack([b"\\x05" * 16]))
