@@ -272,19 +272,17 @@ class _Demo:
         url = f"http://127.0.0.1:{port}/"
         self.power_pub = zmq.Context.instance().socket(zmq.PUB)
         self.power_pub.setsockopt(zmq.LINGER, 0)
-        sources = [n.telemetry for n in self.plan.nodes]
-        keys: list[str] = []
-        if self.keys is not None:     # the desk's key subscribes; site power comes from the desk itself
+        if self.keys is not None:     # site power comes from the duty desk, over CURVE with its key
             desk = self._identity(DESK)
             self.power_pub.curve_secretkey, self.power_pub.curve_publickey = desk.curve_secret, desk.public.curve_public
             self.power_pub.curve_server = True
-            keys = ["--roster", str(self.keys / "roster.json"), "--identity", str(self.keys / DESK)]
         power_ep = f"tcp://127.0.0.1:{self.power_pub.bind_to_random_port('tcp://127.0.0.1')}"
-        if self.keys is not None:
-            sources = [f"{n.id}@{n.telemetry}" for n in self.plan.nodes] + [f"{DESK}@{power_ep}"]
-        else:
-            sources.append(power_ep)
-        argv = [sys.executable, "-m", "emcomm", "ui", "--live", *sources, *keys,
+        if self.keys is None:
+            sources = [n.telemetry for n in self.plan.nodes] + [power_ep]
+        else:                         # the map subscribes with the desk's key; servers' keys from the roster
+            sources = [f"{n.id}@{n.telemetry}" for n in self.plan.nodes] + [f"{DESK}@{power_ep}",
+                       "--roster", str(self.keys / "roster.json"), "--identity", str(self.keys / DESK)]
+        argv = [sys.executable, "-m", "emcomm", "ui", "--live", *sources,
                 "--base", str(base), "--port", str(port), "--refresh", "2"]
         self.children.start("map", argv, out / "logs" / "map.log")
         deadline = time.monotonic() + UI_START_TIMEOUT_S
