@@ -37,6 +37,9 @@ def _stop(rt: NodeRuntime, th: threading.Thread) -> None:
     rt.stop()
     th.join(10)
     assert not th.is_alive()
+    # ZeroMQ closes a socket's listener on its I/O thread, later: ending the context waits for
+    # that, so the restart below can bind the same API port at once (seen failing on a busy machine)
+    rt._ctx.term()
 
 
 def test_receipts_survive_a_restart_and_only_the_recent_ones_stay_in_memory(tmp_path: Path, monkeypatch) -> None:
