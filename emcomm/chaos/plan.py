@@ -30,11 +30,10 @@ from emcomm.demo.plan import free_ports
 from emcomm.errors import UsageError
 from emcomm.links.profiles import LinkKind, make_profile
 from emcomm.node.config import default_link_id
+from emcomm.node.enrolment import SCRIPTED_RATE_LIMITS
 
 MIN_NODES, MAX_NODES = 5, 24
 BEIDOU_INTERVAL_S = 1.0
-# generous per-sender limits: the chaos load must not be mistaken for a flood (ratelimit.py)
-RATE_LIMITS = '{flash = [50, 500], immediate = [100, 1000], priority = [200, 2000], routine = [400, 4000]}'
 
 ROLE_OF_KIND = {"command": "commander", "relay": "relay-only", "team": "responder", "sensor": "sensor"}
 
@@ -172,7 +171,7 @@ def node_toml(plan: ChaosPlan, node_id: str, out_dir: Path, seed: int, *, secure
              f'data_dir = "{(out_dir / "data" / n.id).as_posix()}"', "emulation = true", f"seed = {seed}"]
     if secure:
         lines += [f'identity = "{(out_dir / "keys" / n.id).as_posix()}"',
-                  f'roster = "{(out_dir / "keys" / "roster.json").as_posix()}"', f"rate_limits = {RATE_LIMITS}"]
+                  f'roster = "{(out_dir / "keys" / "roster.json").as_posix()}"', f"rate_limits = {SCRIPTED_RATE_LIMITS}"]
     for l in plan.links_of(node_id):
         other = plan.node(l.b if l.a == n.id else l.a)
         lines += ["", "[[neighbour]]", f'id = "{other.id}"', f'endpoint = "{other.listen}"', f'kind = "{l.kind}"',

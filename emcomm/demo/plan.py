@@ -28,6 +28,7 @@ from pathlib import Path
 from emcomm.drill.scenario import Scenario
 from emcomm.errors import UsageError
 from emcomm.links.profiles import LinkProfile
+from emcomm.node.enrolment import SCRIPTED_RATE_LIMITS
 from emcomm.priority import Priority
 
 MIN_INTERVAL_FLOOR_S = 1.0
@@ -41,8 +42,6 @@ DEMO_ROLES = {"authority": int(Priority.FLASH), "commander": int(Priority.FLASH)
               "flood-sensor": int(Priority.FLASH), "relay-only": int(Priority.ROUTINE)}
 ROSTER_ROLE = {"command": "commander", "team": "field-team", "sensor": "flood-sensor"}   # any other: relay-only
 DESK = "cc-desk"
-# per-sender limits (messages/s, burst) far above the script's rate: a scripted message is never refused
-RATE_LIMITS = "{flash = [50, 500], immediate = [100, 1000], priority = [200, 2000], routine = [400, 4000]}"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -151,7 +150,7 @@ def make_plan(scenario: Scenario, speed: float, ports: list[int] | None = None) 
 
 def write_keys(plan: DemoPlan, keys_dir: Path) -> None:
     """Enrol every site and the duty desk: identities and the signed roster in ``keys_dir``."""
-    from emcomm.node.enrolment import Member, enrol_mesh        # PyNaCl only for a secure demo
+    from emcomm.node.enrolment import Member, enrol_mesh
 
     if any(n.id == DESK for n in plan.nodes):
         raise UsageError(f"scenario {plan.scenario.path} has a site called {DESK!r}, the demo's duty desk: rename it")
@@ -168,7 +167,7 @@ def node_toml(plan: DemoPlan, node_id: str, data_dir: Path, seed: int, keys_dir:
              f'data_dir = "{data_dir.as_posix()}"', "emulation = true", f"seed = {seed}"]
     if keys_dir is not None:
         lines += [f'identity = "{(keys_dir / n.id).as_posix()}"', f'roster = "{(keys_dir / "roster.json").as_posix()}"',
-                  f"rate_limits = {RATE_LIMITS}"]
+                  f"rate_limits = {SCRIPTED_RATE_LIMITS}"]
     for l in plan.links:
         if n.id not in (l.a, l.b):
             continue

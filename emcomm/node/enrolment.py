@@ -29,6 +29,9 @@ from emcomm.node.roster import Roster
 
 ROSTER_FILE = "roster.json"
 AUTHORITY_DIR = "authority"
+# node.toml ``rate_limits`` (messages/s, burst per sender and class) for a mesh a program drives
+# (demo, chaos): far above any scripted load, so no scripted message is taken for a flood
+SCRIPTED_RATE_LIMITS = "{flash = [50, 500], immediate = [100, 1000], priority = [200, 2000], routine = [400, 4000]}"
 
 
 @dataclasses.dataclass(frozen=True)
