@@ -54,6 +54,7 @@ KV_LSA_SEQ = "lsa_seq"
 ACK_ID_BYTES = wire.MSG_ID_BYTES + 2        # one id inside a HOP_ACK frame
 SEEN_MARGIN_S = 600.0                       # keep an id this long past its expiry
 RTX_COMPACT_MIN = 1024                      # retransmission-timer entries before dead ones are dropped
+TTL_COMPACT_MIN = 4096                      # expiry-heap entries before those of finished messages are dropped
 RECEIPT_MIN_TTL_S = 300.0                   # a receipt's way back: at least this, however late its message came
 
 _NOT_UNICAST = (wire.BROADCAST, wire.GROUP_PREFIX)   # first character of a broadcast or group destination
@@ -238,6 +239,7 @@ class NodeCore:
         self._ttl_heap: list[tuple[float, bytes]] = []
         self._rtx_heap: list[tuple[float, int, _Copy]] = []
         self._rtx_compact_at = RTX_COMPACT_MIN
+        self._ttl_compact_at = TTL_COMPACT_MIN
         self._tie = itertools.count()
         self._held: dict[bytes, _Msg] = {}
         self._redeliver: list[_Msg] = []
@@ -455,6 +457,8 @@ class NodeCore:
         self._seen[mid] = until
         heapq.heappush(self._seen_heap, (until, mid))
         heapq.heappush(self._ttl_heap, (expires, mid))
+        if len(self._ttl_heap) > self._ttl_compact_at:
+            self._compact_ttl()
         records.append(built(MessageRecord, msg_id=mid, priority=env.priority, envelope=data, state=STATE_QUEUED,
                              metadata={"exp": expires, "from": link_id, "local": False, "app": False},
                              updated_s=now))
@@ -748,6 +752,8 @@ class NodeCore:
         seen_until = msg.expires_s + SEEN_MARGIN_S
         self._remember(mid, seen_until)
         heapq.heappush(self._ttl_heap, (msg.expires_s, mid))
+        if len(self._ttl_heap) > self._ttl_compact_at:
+            self._compact_ttl()
         return [built(Persist, records=(self._record(msg, now, raw),), seen=((mid, seen_until),), kv=())]
 
     def _remember(self, mid: bytes, until: float) -> None:
@@ -971,6 +977,16 @@ class NodeCore:
             elif not msg.local and msg.env.wants_receipt and not msg.mine:
                 self._send_receipt(msg.env, "expired", now, out)
             self._finish(msg, out)
+
+    def _compact_ttl(self) -> None:
+        # a message handed on or delivered leaves its expiry entry behind until its TTL (24 h by
+        # default): a busy relay would keep one per message forwarded that day. Drop them in one
+        # pass once they outnumber the live entries (amortised O(1) per message)
+        msgs = self._msgs
+        heap = self._ttl_heap
+        heap[:] = [e for e in heap if e[1] in msgs]
+        heapq.heapify(heap)
+        self._ttl_compact_at = max(TTL_COMPACT_MIN, 2 * len(heap))
 
     def _expire_seen(self, now: float) -> None:
         while self._seen_heap and self._seen_heap[0][0] <= now:
