@@ -26,7 +26,7 @@ import json
 from pathlib import Path
 from typing import Callable
 
-from emcomm.demo.plan import free_ports
+from emcomm.demo.plan import LoopbackNode, free_ports
 from emcomm.errors import UsageError
 from emcomm.links.profiles import LinkKind, make_profile
 from emcomm.node.config import default_link_id
@@ -39,20 +39,12 @@ ROLE_OF_KIND = {"command": "commander", "relay": "relay-only", "team": "responde
 
 
 @dataclasses.dataclass(frozen=True)
-class ChaosNode:
+class ChaosNode(LoopbackNode):
     id: str
     kind: str                      # command, relay, team, sensor
     role: str                      # roster role (who may send which class)
     listen_port: int
     api_port: int
-
-    @property
-    def listen(self) -> str:
-        return f"tcp://127.0.0.1:{self.listen_port}"
-
-    @property
-    def api(self) -> str:
-        return f"tcp://127.0.0.1:{self.api_port}"
 
 
 @dataclasses.dataclass(frozen=True)

@@ -44,16 +44,12 @@ ROSTER_ROLE = {"command": "commander", "team": "field-team", "sensor": "flood-se
 DESK = "cc-desk"
 
 
-@dataclasses.dataclass(frozen=True)
-class DemoNode:
-    id: str
-    name: str
-    role: str
-    lat_deg: float
-    lon_deg: float
+class LoopbackNode:
+    """The node's peer listener and local API on 127.0.0.1, from its ``listen_port`` and
+    ``api_port`` fields (for the plans of meshes run on this machine: demo, chaos)."""
+
     listen_port: int
     api_port: int
-    telemetry_port: int
 
     @property
     def listen(self) -> str:
@@ -62,6 +58,18 @@ class DemoNode:
     @property
     def api(self) -> str:
         return f"tcp://127.0.0.1:{self.api_port}"
+
+
+@dataclasses.dataclass(frozen=True)
+class DemoNode(LoopbackNode):
+    id: str
+    name: str
+    role: str
+    lat_deg: float
+    lon_deg: float
+    listen_port: int
+    api_port: int
+    telemetry_port: int
 
     @property
     def telemetry(self) -> str:
