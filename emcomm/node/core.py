@@ -59,6 +59,14 @@ RECEIPT_MIN_TTL_S = 300.0                   # a receipt's way back: at least thi
 
 _NOT_UNICAST = (wire.BROADCAST, wire.GROUP_PREFIX)   # first character of a broadcast or group destination
 
+def _persist_run(out: list[Action], records: list[MessageRecord], seen: list[tuple[bytes, float]]) -> None:
+    """One Persist for a run of relayed records taken by the fast lane (the run is emptied)."""
+    if records:
+        out.append(built(Persist, records=tuple(records), seen=tuple(seen), kv=()))
+        records.clear()
+        seen.clear()
+
+
 # Order of frame sources at equal class on a link: acks release custody upstream first.
 _ACK, _DATA, _ADVERT, _HEARTBEAT = 0, 1, 2, 3
 
@@ -392,14 +400,11 @@ class NodeCore:
             for link_id, data in frames:
                 if self._started and type(data) is bytes and relay(link_id, data, now, out, records, seen):
                     continue
-                if records:     # the relayed run's records go before this frame's actions
-                    out.append(built(Persist, records=tuple(records), seen=tuple(seen), kv=()))
-                    records, seen = [], []
+                _persist_run(out, records, seen)     # the relayed run's records go before this frame's actions
                 out.extend(self.handle_frame(link_id, data, now))
         finally:
             self._batching = False
-            if records:
-                out.append(built(Persist, records=tuple(records), seen=tuple(seen), kv=()))
+            _persist_run(out, records, seen)
         if self._pump_due:          # some frame got as far as pumping (a dropped one does not)
             self._pump_all(now, out)
         return out
@@ -425,8 +430,7 @@ class NodeCore:
         if (mid in self._msgs or mid in self._seen or mid in self._handed or dst == self.node_id
                 or dst[0] in _NOT_UNICAST or env.ttl_s <= 0 or env.hop_count >= env.hop_limit):
             return False
-        size = len(data)
-        lid = self.routes.next_hop(dst, size, env.priority)
+        lid = self.routes.next_hop(dst, len(data), env.priority)
         if lid is None or lid == link_id:
             return False
         to = self._links[lid]
@@ -435,38 +439,20 @@ class NodeCore:
         counters = self.counters
         counters["rx_frames"] += 1
         link.last_heard_s = now
-        touched = self._touched
-        touched[link_id] = link
+        self._touched[link_id] = link
         counters["rx_messages"] += 1
         self._pump_due = True           # as handle_frame's _pump_all, whatever comes of the frame
         if sec is not None:
             refused = sec.admit(link.neighbour, link_id, env, now, False)
             if refused is not None:
-                if records:     # the run's records go before the refusal, as frame by frame
-                    out.append(built(Persist, records=tuple(records), seen=tuple(seen), kv=()))
-                    records.clear()
-                    seen.clear()
+                _persist_run(out, records, seen)     # the run's records go before the refusal, as frame by frame
                 self._refused(link, env, refused, now, out)
                 return True
-        expires = now + env.ttl_s
-        msg = _Msg(env, expires, False, False, link_id, False)
-        msg.size_bytes = size
+        msg = _Msg(env, now + env.ttl_s, False, False, link_id, False)
         msg.early = True
-        self._msgs[mid] = msg
-        until = expires + SEEN_MARGIN_S
-        self._seen[mid] = until
-        heapq.heappush(self._seen_heap, (until, mid))
-        heapq.heappush(self._ttl_heap, (expires, mid))
-        if len(self._ttl_heap) > self._ttl_compact_at:
-            self._compact_ttl()
-        records.append(built(MessageRecord, msg_id=mid, priority=env.priority, envelope=data, state=STATE_QUEUED,
-                             metadata={"exp": expires, "from": link_id, "local": False, "app": False},
-                             updated_s=now))
-        seen.append((mid, until))
-        copy = _Copy(msg, lid)
-        msg.copies[lid] = copy
-        to.queue.push(copy, env.priority)
-        touched[lid] = to
+        seen.append((mid, self._hold(msg)))
+        records.append(self._record(msg, now, data))
+        self._enqueue(msg, to, now, out)
         return True
 
     def _refused(self, link: _Link, env: Envelope, refused: tuple[str, str, bool], now: float,
@@ -484,19 +470,13 @@ class NodeCore:
         """
         self._start(now)
         out: list[Action] = []
-        msgs, links, touched = self._msgs, self._links, self._touched
         for mid in msg_ids:
-            msg = msgs.get(mid)
+            msg = self._msgs.get(mid)
             if msg is None or msg.stage != "storing":
                 continue
             msg.stage = "custody"
-            if msg.from_link is not None:       # _queue_ack in line (once per relayed message)
-                link = links[msg.from_link]
-                touched[link.link_id] = link
-                prio = msg.env.priority
-                if not link.acks or prio < link.ack_priority:
-                    link.ack_priority = prio
-                link.acks.append(mid)
+            if msg.from_link is not None:
+                self._queue_ack(self._links[msg.from_link], mid, msg.env.priority)
             elif msg.app:
                 out.append(Receipt(mid, "accepted", ""))
                 self._emit(out, tm.SUBMITTED, now, msg)
@@ -747,6 +727,12 @@ class NodeCore:
                      metadata=meta, updated_s=now)
 
     def _accept(self, msg: _Msg, now: float, raw: bytes | None = None) -> list[Action]:
+        seen_until = self._hold(msg)
+        return [built(Persist, records=(self._record(msg, now, raw),), seen=((msg.env.msg_id, seen_until),), kv=())]
+
+    def _hold(self, msg: _Msg) -> float:
+        """Take ``msg`` into the message table, its id into duplicate suppression and its
+        expiry timer; returns until when its id is remembered."""
         mid = msg.env.msg_id
         self._msgs[mid] = msg
         seen_until = msg.expires_s + SEEN_MARGIN_S
@@ -754,7 +740,7 @@ class NodeCore:
         heapq.heappush(self._ttl_heap, (msg.expires_s, mid))
         if len(self._ttl_heap) > self._ttl_compact_at:
             self._compact_ttl()
-        return [built(Persist, records=(self._record(msg, now, raw),), seen=((mid, seen_until),), kv=())]
+        return seen_until
 
     def _remember(self, mid: bytes, until: float) -> None:
         self._seen[mid] = until
@@ -907,22 +893,25 @@ class NodeCore:
         self._touched[link.link_id] = link
 
     def _frames_for(self, copy: _Copy, link: _Link, now: float) -> list[bytes] | None:
-        msg = copy.msg
+        try:
+            return split(self._in_transit(copy.msg, now), copy.msg.env.msg_id, link.profile.mtu_bytes)
+        except UsageError:
+            return None
+
+    @staticmethod
+    def _in_transit(msg: _Msg, now: float) -> bytes:
+        """``msg``'s frame as this hop sends it: the lifetime it has left and its hop count."""
         env = msg.env
         # never more lifetime than the message carried when accepted here: after the clock moved
         # back (a restart with a corrected clock) expires_s - now grows, and a signed message
         # claiming more than its original lifetime is refused at its destination as forged
         ttl = max(0.0, min(msg.expires_s - now, env.ttl_s))
         hops = env.hop_count if msg.local else env.hop_count + 1
-        try:
-            return split(wire.encode_in_transit(env, round(ttl, 3), min(hops, env.hop_limit)), env.msg_id,
-                         link.profile.mtu_bytes)
-        except UsageError:
-            return None
+        return wire.encode_in_transit(env, round(ttl, 3), min(hops, env.hop_limit))
 
     def _on_hop_ack(self, link: _Link, ack: wire.HopAck, now: float, out: list[Action]) -> None:
         forgets: list[bytes] = []       # one Forget for the frame's ids (the runtime takes them in order)
-        inflight, msgs, held, handed = link.inflight, self._msgs, self._held, self._handed
+        inflight, msgs, handed = link.inflight, self._msgs, self._handed
         lid, telemetry = link.link_id, self.config.telemetry
         forwarded = 0
         for mid in ack.msg_ids:
@@ -947,9 +936,7 @@ class NodeCore:
                 dst = msg.env.dst
                 if not msg.mine and not dst.startswith(wire.GROUP_PREFIX) and dst != wire.BROADCAST:
                     handed[mid] = -1 if msg.local else msg.env.hop_count
-                msg.stage = "done"              # _finish in line: no copy left to cancel
-                held.pop(mid, None)
-                msgs.pop(mid, None)
+                self._finish(msg, out, forget=False)
                 forgets.append(mid)
             elif msg.early and not msg.handed_early:
                 # the next hop has it durably: our record need never be written (the runtime drops
@@ -1271,32 +1258,21 @@ class NodeCore:
         bits_per_s = max(link.rate_bps, 1e-9)
         rto_min_s, rto_max_s, rtt_s = cfg.rto_min_s, cfg.rto_max_s, 2 * link.latency_s
         heap, tie, push, append = self._rtx_heap, self._tie, heapq.heappush, out.append
-        encode, counters = wire.encode_in_transit, self.counters
+        in_transit, counters = self._in_transit, self.counters
         sent = 0
         while queue and now >= link.next_send_s and link.busy_until_s <= now + burst_s:
             copy = queue.pop()
             if not copy.live:
                 continue
-            msg = copy.msg
-            env = msg.env
-            if copy.frames is not None:                         # a message cut in fragments: the full path
+            env = copy.msg.env
+            data = in_transit(copy.msg, now) if copy.frames is None else None
+            if data is None or len(data) > mtu:                 # cut (or to be cut) in fragments: the full path
                 queue.push(copy, env.priority, front=True)
                 got = take(link, now, out)
                 if got is not None:
                     transmit(link, got[0], got[1], now, out)
                 continue
-            ttl_s = msg.expires_s - now
-            if ttl_s > env.ttl_s:
-                ttl_s = env.ttl_s
-            hops = env.hop_count if msg.local else env.hop_count + 1
-            data = encode(env, round(ttl_s, 3) if ttl_s > 0 else 0.0, hops if hops < env.hop_limit else env.hop_limit)
             size = len(data)
-            if size > mtu:                                      # fragments: the full path
-                queue.push(copy, env.priority, front=True)
-                got = take(link, now, out)
-                if got is not None:
-                    transmit(link, got[0], got[1], now, out)
-                continue
             copy.frames, copy.next_frag, copy.sent_once = [data], 1, True
             # _await_ack
             base_s = rtt_s + (size + 64) * 8 / bits_per_s
