@@ -200,6 +200,20 @@ def _recv_parts(recv: Callable[..., Any], *, user_id: bool = False) -> Any:
             return (parts, frame.get("User-Id")) if user_id else parts
 
 
+def _send_on(out: tuple[zmq.Socket, bytes], data: bytes) -> bool:
+    """Send one frame on a link: ``out`` is (the peer's DEALER, the link id as bytes). False
+    when ZeroMQ cannot take it now (not connected, or its queue is full)."""
+    sock, link_bytes = out
+    try:
+        # send_multipart without its list handling; a DEALER takes the second part once it
+        # took the first (ZeroMQ multipart messages are atomic), so Again comes on the first
+        sock.send(link_bytes, _NOBLOCK_SNDMORE)
+        sock.send(data, _NOBLOCK, copy=len(data) < 65536)
+    except zmq.Again:
+        return False
+    return True
+
+
 @dataclasses.dataclass
 class _Peer:
     node_id: str
@@ -720,13 +734,9 @@ class NodeRuntime:
                 out = direct.get(a.link_id)
                 if out is None:
                     self._transmit(a, now)
-                    continue
-                data = a.data
-                try:        # as _send_now
-                    out[0].send(out[1], _NOBLOCK_SNDMORE)
-                    out[0].send(data, _NOBLOCK, copy=len(data) < 65536)
+                elif _send_on(out, a.data):
                     sent += 1
-                except zmq.Again:
+                else:
                     self.counters["dropped.peer_unreachable"] += 1
             elif kind is Persist:
                 pending.persist(a)
@@ -778,15 +788,9 @@ class NodeRuntime:
         out = self._link_out.get(link_id)
         if out is None:
             out = self._link_out[link_id] = (self._link_peer[link_id].socket, link_id.encode())
-        sock, link_bytes = out
-        try:
-            # send_multipart without its list handling; a DEALER takes the second part once it
-            # took the first (ZeroMQ multipart messages are atomic), so Again comes on the first
-            sock.send(link_bytes, _NOBLOCK_SNDMORE)
-            sock.send(data, _NOBLOCK, copy=len(data) < 65536)
+        if _send_on(out, data):
             self.counters["frames_out"] += 1
-        except zmq.Again:
-            # not connected (or its queue is full): the hop-ack timeout will resend it
+        else:   # not connected (or its queue is full): the hop-ack timeout will resend it
             self.counters["dropped.peer_unreachable"] += 1
 
     def _receipt(self, r: Receipt, now: float) -> None:
