@@ -13,11 +13,13 @@ import pytest
 
 from emcomm.cli import main
 from emcomm.drill.scenario import Scenario, load_scenario
-from emcomm.drill.timeline import TimelineRow, timeline
+from emcomm.drill.timeline import TimelineRow
 from emcomm.drill.tracks import read_track
 from emcomm.hazards._geo import distance_km
 from emcomm.hazards.flood import Flood
 from emcomm.priority import Priority
+
+from scenario_support import scenario_fixtures, seconds_into as _t
 
 DRILLS = Path(__file__).resolve().parent.parent / "drills"
 SCENARIO = DRILLS / "doksuri_zhuozhou_2023.toml"
@@ -34,18 +36,7 @@ RAIN_DAYS_MM = ((dt.datetime(2023, 7, 29, 20, tzinfo=CST), 204.0),  # China Weat
 JINJIANG = (24.78, 118.58)                                         # GeoNames, Jinjiang city
 
 
-@pytest.fixture(scope="module")
-def sc() -> Scenario:
-    return load_scenario(SCENARIO)
-
-
-@pytest.fixture(scope="module")
-def rows(sc: Scenario) -> list[TimelineRow]:
-    return timeline(sc)
-
-
-def _t(sc: Scenario, when: dt.datetime) -> float:
-    return (when - sc.info.start).total_seconds()
+sc, rows = scenario_fixtures(SCENARIO)
 
 
 def _row_at(rows: list[TimelineRow], t_s: float) -> TimelineRow:

@@ -11,12 +11,14 @@ from pathlib import Path
 
 import pytest
 
-from emcomm.drill.scenario import Scenario, load_scenario
-from emcomm.drill.timeline import TimelineRow, impact_at, timeline
+from emcomm.drill.scenario import Scenario
+from emcomm.drill.timeline import TimelineRow, impact_at
 from emcomm.drill.tracks import read_track
 from emcomm.hazards._geo import distance_km
 from emcomm.hazards.typhoon import Typhoon
 from emcomm.priority import Priority
+
+from scenario_support import scenario_fixtures, seconds_into as _t
 
 DRILLS = Path(__file__).resolve().parent.parent / "drills"
 SCENARIO = DRILLS / "typhoon_lekima_2019.toml"
@@ -29,18 +31,7 @@ WENLING = (28.367, 121.367)                                     # GEOnet Names S
 LANDFALL_TEAM = "t-chengnan"
 
 
-@pytest.fixture(scope="module")
-def sc() -> Scenario:
-    return load_scenario(SCENARIO)
-
-
-@pytest.fixture(scope="module")
-def rows(sc: Scenario) -> list[TimelineRow]:
-    return timeline(sc)
-
-
-def _t(sc: Scenario, when: dt.datetime) -> float:
-    return (when - sc.info.start).total_seconds()
+sc, rows = scenario_fixtures(SCENARIO)
 
 
 def _typhoon(sc: Scenario) -> Typhoon:

@@ -7,9 +7,11 @@ from pathlib import Path
 
 import pytest
 
-from emcomm.drill.scenario import Scenario, load_scenario
-from emcomm.drill.timeline import TimelineRow, timeline
+from emcomm.drill.scenario import Scenario
+from emcomm.drill.timeline import TimelineRow
 from emcomm.priority import Priority
+
+from scenario_support import scenario_fixtures
 
 FILE = Path(__file__).resolve().parent.parent / "drills" / "zhengzhou_2021.toml"
 
@@ -21,14 +23,7 @@ DAY_MM = 552.5
 PUBLISHED_OUTAGE = 61_900 / 454_000
 
 
-@pytest.fixture(scope="module")
-def sc() -> Scenario:
-    return load_scenario(FILE)
-
-
-@pytest.fixture(scope="module")
-def rows(sc: Scenario) -> list[TimelineRow]:
-    return timeline(sc)
+sc, rows = scenario_fixtures(FILE)
 
 
 def _rain_mm(sc: Scenario, t0_s: float, t1_s: float) -> float:
