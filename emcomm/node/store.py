@@ -563,8 +563,7 @@ def _rows(conn: sqlite3.Connection, head: str, width: int, rows: list[tuple[Any,
                 sql = (f"{head} ({', '.join('?' * size)})" if head.endswith(" IN")
                        else f"{head} VALUES {', '.join([group] * size)}")
                 _ROW_SQL[(head, width, size)] = sql
-            conn.execute(sql, [v for row in rows[i:i + size] for v in row] if width > 1
-                         else [row[0] for row in rows[i:i + size]])
+            conn.execute(sql, [v for row in rows[i:i + size] for v in row])
             i += size
 
 
