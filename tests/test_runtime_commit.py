@@ -141,3 +141,29 @@ def test_expired_seen_ids_are_pruned_from_the_store(tmp_path: Path) -> None:
         ctx.term()
     with Store.open(cfg.store_path) as s:
         assert len(s.load(now=0.0).seen) == 20, "ids still within their lifetime are kept"
+
+
+def test_a_record_forgotten_before_its_commit_is_neither_written_nor_deleted() -> None:
+    """A relayed message the next hop acked before the commit: no row to write, none to delete;
+    but once an id was forgotten and taken again within a batch (a message that looped back),
+    an earlier commit may hold its row, so the delete goes."""
+    from emcomm.node.actions import Persist
+    from emcomm.node.runtime import _Pending
+    from emcomm.node.store import MessageRecord
+
+    def rec(m: bytes) -> MessageRecord:
+        return MessageRecord(m, 3, b"env" + m, "queued", {}, 1.0)
+
+    p = _Pending()
+    a, b = b"a" * 16, b"b" * 16
+    p.persist(Persist(records=(rec(a), rec(b)), seen=((a, 9.0), (b, 9.0)), kv=()))
+    p.forget((a,))
+    batch = p.batch()
+    assert [r.msg_id for r in batch.puts] == [b] and batch.forgets == () and dict(batch.seen) == {a: 9.0, b: 9.0}
+    assert p.stored_ids == [a, b] and p.size_bytes == len(rec(b).envelope)
+    q = _Pending()
+    q.forget((a,))                              # forgotten: the row an earlier commit wrote goes
+    q.persist(Persist(records=(rec(a),), seen=(), kv=()))     # ... and it comes back
+    assert q.batch().forgets == () and [r.msg_id for r in q.batch().puts] == [a]
+    q.forget((a,))
+    assert q.batch().forgets == (a,) and q.batch().puts == ()

@@ -1,4 +1,5 @@
-"""Store schema migration: a version 1 store (messages WITHOUT ROWID) opens with every record kept."""
+"""Store schema migration: a version 1 store (messages and seen ids WITHOUT ROWID) opens with every
+record and seen id kept."""
 
 from __future__ import annotations
 
@@ -52,6 +53,11 @@ def test_version_1_store_keeps_every_record_after_migration(tmp_path: Path) -> N
     version = conn.execute("PRAGMA user_version").fetchone()[0]
     conn.close()
     assert "WITHOUT ROWID" not in sql.upper() and version == SCHEMA_VERSION
+    conn = sqlite3.connect(path)
+    seen_sql = conn.execute("SELECT sql FROM sqlite_master WHERE name = 'seen'").fetchone()[0]
+    indexed = conn.execute("SELECT name FROM sqlite_master WHERE tbl_name = 'seen' AND type = 'index'").fetchall()
+    conn.close()
+    assert "WITHOUT ROWID" not in seen_sql.upper() and indexed == [("seen_by_expiry",)]
     with Store.open(path) as s:   # a second open does not migrate again and loses nothing
         ids = {r.msg_id for r in s.load(now=0.0).records}
     assert b"\xee" * 16 in ids and bytes([0]) * 16 not in ids and len(ids) == 12

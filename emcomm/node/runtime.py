@@ -133,6 +133,7 @@ class _Pending:
     def __init__(self) -> None:
         self.puts: dict[bytes, MessageRecord] = {}
         self.forgets: set[bytes] = set()
+        self.replaced: set[bytes] = set()    # put again after a forget of this batch: maybe on disk
         self.seen: dict[bytes, float] = {}
         self.kv: dict[str, bytes] = {}
         self.inbox: dict[bytes, InboxEntry] = {}
@@ -146,21 +147,35 @@ class _Pending:
 
     def persist(self, p: Persist) -> None:
         for r in p.records:
-            self.forgets.discard(r.msg_id)
-            self.puts[r.msg_id] = r
+            self.put(r)
             self.stored_ids.append(r.msg_id)
-            self.size_bytes += len(r.envelope)
         self.seen.update(p.seen)
         self.kv.update(p.kv)
 
+    def put(self, r: MessageRecord) -> None:
+        m = r.msg_id
+        if m in self.forgets:       # forgotten and taken again (a message that looped back)
+            self.forgets.discard(m)
+            self.replaced.add(m)
+        old = self.puts.get(m)
+        if old is not None:
+            self.size_bytes -= len(old.envelope)
+        self.puts[m] = r
+        self.size_bytes += len(r.envelope)
+
     def forget(self, ids: tuple[bytes, ...]) -> None:
         # a record forgotten before its commit is never written (a relayed message the next hop
-        # acked first); the delete still goes, for a copy an earlier commit may hold
+        # acked first). The core takes an id in only while it does not hold it, so an earlier
+        # commit can hold a record put in this batch only if it was forgotten and put again
+        # here: only then does the delete go too (a delete that finds no row costs a lookup)
         for m in ids:
             r = self.puts.pop(m, None)
-            if r is not None:
-                self.size_bytes -= len(r.envelope)
-            self.forgets.add(m)
+            if r is None:
+                self.forgets.add(m)
+                continue
+            self.size_bytes -= len(r.envelope)
+            if m in self.replaced:
+                self.forgets.add(m)
 
     def discard(self, ids: list[bytes]) -> None:
         """Records (and their seen ids) that must never be stored: the core gave them up."""
@@ -884,9 +899,9 @@ class NodeRuntime:
         newer, self._pending = self._pending, older
         for m in newer.forgets:
             self._pending.forget((m,))
+        self._pending.replaced |= newer.replaced
         for r in newer.puts.values():
-            self._pending.forgets.discard(r.msg_id)
-            self._pending.puts[r.msg_id] = r
+            self._pending.put(r)
         self._pending.stored_ids += newer.stored_ids
         self._pending.seen.update(newer.seen)
         self._pending.kv.update(newer.kv)

@@ -40,7 +40,8 @@ from emcomm.errors import StoreError
 
 log = logging.getLogger("emcomm.node")
 FULL_FLAG_ENV = "EMCOMM_STORE_FULL_FLAG"
-SCHEMA_VERSION = 3   # 2: messages is a rowid table (version 1 stores are migrated at open); 3: receipts
+SCHEMA_VERSION = 4   # 2: messages is a rowid table (version 1 stores are migrated at open); 3: receipts;
+                     # 4: seen is an append-only rowid table (older stores are migrated at open)
 PAGE_SIZE_BYTES = 16384   # for new stores; an existing file keeps the page size it was made with
 # "EMCM" as a 32-bit SQLite application id: a file from another program is refused at open.
 APPLICATION_ID = 0x454D434D
@@ -55,9 +56,9 @@ CREATE TABLE IF NOT EXISTS messages (
     updated  REAL NOT NULL
 );
 CREATE TABLE IF NOT EXISTS seen (
-    msg_id     BLOB PRIMARY KEY,
+    msg_id     BLOB NOT NULL,
     expires_s  REAL NOT NULL
-) WITHOUT ROWID;
+);              -- append-only: an id remembered twice has two rows, the later expiry wins at load
 CREATE INDEX IF NOT EXISTS seen_by_expiry ON seen(expires_s);
 CREATE TABLE IF NOT EXISTS inbox (
     seq          INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -222,6 +223,7 @@ class Store:
             if fresh:
                 conn.execute(f"PRAGMA application_id={APPLICATION_ID}")
             _migrate_messages(conn)
+            _migrate_seen(conn)
             conn.executescript(_SCHEMA)
             conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
             if max_size_bytes is not None:
@@ -294,7 +296,7 @@ class Store:
                 if batch.forgets:
                     _rows(conn, "DELETE FROM messages WHERE msg_id IN", 1, [(_id(m),) for m in batch.forgets])
                 if batch.seen:
-                    _rows(conn, "INSERT OR REPLACE INTO seen(msg_id, expires_s)", 2,
+                    _rows(conn, "INSERT INTO seen(msg_id, expires_s)", 2,
                           [(_id(m), float(t)) for m, t in batch.seen])
                 if batch.kv:
                     conn.executemany("INSERT OR REPLACE INTO kv(key, value) VALUES (?, ?)",
@@ -363,8 +365,8 @@ class Store:
                     "SELECT msg_id, priority, envelope, state, metadata, updated FROM messages "
                     "ORDER BY priority, updated")
             ]
-            seen = {bytes(m): t for m, t in conn.execute("SELECT msg_id, expires_s FROM seen WHERE expires_s > ?",
-                                                          (float(now),))}
+            seen = {bytes(m): t for m, t in conn.execute(     # an id remembered twice: its latest expiry
+                "SELECT msg_id, expires_s FROM seen WHERE expires_s > ? ORDER BY expires_s", (float(now),))}
             kv = {k: bytes(v) for k, v in conn.execute("SELECT key, value FROM kv")}
         except sqlite3.Error as exc:
             raise _translate(exc, self.path, "load") from exc
@@ -480,15 +482,38 @@ class WalCheckpointer:
             self._conn = None
 
 
+# Seen ids (16 random bytes and an expiry) up to version 3 were a WITHOUT ROWID table keyed by
+# the id: every group commit inserted its ids at random places in a B-tree that holds every id
+# of the last TTL + margin, dirtying a page per id once the table outgrows a few pages. Only
+# ``load`` (all of them) and ``expire_seen`` (by expiry) read the table, so from version 4 it is
+# a plain rowid table that commits append to, indexed by expiry only (which grows with time).
+_SEEN_V4 = """
+CREATE TABLE seen_v4 (msg_id BLOB NOT NULL, expires_s REAL NOT NULL);
+INSERT INTO seen_v4(msg_id, expires_s) SELECT msg_id, expires_s FROM seen ORDER BY expires_s;
+DROP TABLE seen;
+ALTER TABLE seen_v4 RENAME TO seen;
+"""
+
+
 def _migrate_messages(conn: sqlite3.Connection) -> None:
     """Turn a version 1 messages table (WITHOUT ROWID + priority index) into a rowid table,
     keeping every record, in one transaction (a crash midway leaves version 1 intact)."""
-    row = conn.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'messages'").fetchone()
+    _migrate_table(conn, "messages", _MESSAGES_V2)
+
+
+def _migrate_seen(conn: sqlite3.Connection) -> None:
+    """Turn a seen table keyed by id (versions 1-3) into the append-only table of version 4,
+    keeping every id, in one transaction (its expiry index is made again by the schema)."""
+    _migrate_table(conn, "seen", _SEEN_V4)
+
+
+def _migrate_table(conn: sqlite3.Connection, table: str, script: str) -> None:
+    row = conn.execute("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)).fetchone()
     if row is None or "WITHOUT ROWID" not in row[0].upper():
         return
     conn.execute("BEGIN IMMEDIATE")
     try:
-        for stmt in _MESSAGES_V2.split(";"):
+        for stmt in script.split(";"):
             if stmt.strip():
                 conn.execute(stmt)
         conn.execute("COMMIT")
