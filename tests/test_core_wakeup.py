@@ -8,7 +8,7 @@ import math
 import random
 
 from emcomm.node import wire
-from emcomm.node.core import NodeConfig, NodeCore
+from emcomm.node.core import SEEN_BUCKET_S, NodeConfig, NodeCore
 from emcomm.priority import Priority
 
 from test_core_harness import Mesh, profile
@@ -19,7 +19,9 @@ def _full_scan(core: NodeCore) -> float | None:
     if core._redeliver or core._own_dirty or core._routes_dirty:
         return -math.inf
     times = [core._last_own_advert_s + core.config.advert_refresh_s]
-    times += [h[0][0] for h in (core._ttl_heap, core._rtx_heap, core._seen_heap) if h]
+    times += [h[0][0] for h in (core._ttl_heap, core._rtx_heap) if h]
+    if core._seen_buckets:
+        times.append(min(core._seen_buckets) * SEEN_BUCKET_S)
     times += [t for t in (core._reasm.next_deadline(), core.lsdb.next_expiry()) if t is not None]
     times += [d for link in core._links.values() if (d := core._link_due(link)) < math.inf]
     return min(times) if times else None

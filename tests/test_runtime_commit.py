@@ -167,3 +167,29 @@ def test_a_record_forgotten_before_its_commit_is_neither_written_nor_deleted() -
     assert q.batch().forgets == () and [r.msg_id for r in q.batch().puts] == [a]
     q.forget((a,))
     assert q.batch().forgets == (a,) and q.batch().puts == ()
+
+
+def test_a_node_reads_back_only_as_many_seen_ids_as_it_keeps(tmp_path: Path) -> None:
+    import dataclasses
+
+    from emcomm.node.store import Store
+
+    cfg = config_from_flags("a", f"tcp://127.0.0.1:{_port()}", [f"b=tcp://127.0.0.1:{_port()}:fibre"],
+                            str(tmp_path / "a"), api=f"tcp://127.0.0.1:{_port()}", emulation=False)
+    cfg = dataclasses.replace(cfg, seen_ids_max=20)
+    cfg.data_dir.mkdir(parents=True)
+    now = 1_000_000.0
+    with Store.open(cfg.store_path) as s:
+        s.mark_seen([(bytes([i]) * 16, now + 60 * (i + 1)) for i in range(50)])
+    ctx = zmq.Context()
+    rt = NodeRuntime(cfg, context=ctx, clock=lambda: now)
+    try:
+        rt.start()
+        assert rt.core is not None and rt.core.config.seen_ids_max == 20
+        assert set(rt.core._seen) == {bytes([i]) * 16 for i in range(30, 50)}, "those that expire last"
+    finally:
+        rt.close()
+        ctx.term()
+    with Store.open(cfg.store_path) as s:
+        assert len(s.load(now).seen) == 50, "the store keeps them all until they expire"
+

@@ -15,6 +15,7 @@ listen = "tcp://127.0.0.1:7001"
 telemetry = "tcp://127.0.0.1:7002"
 data_dir = "r1"
 seed = 3
+seen_ids_max = 5000
 
 [[neighbour]]
 id = "cc"
@@ -34,6 +35,7 @@ def test_a_good_node_toml_is_read_with_paths_relative_to_the_file(tmp_path: Path
     (tmp_path / "node.toml").write_text(GOOD)
     cfg = load_config(tmp_path / "node.toml")
     assert cfg.node_id == "relay1" and cfg.data_dir == tmp_path / "r1" and cfg.seed == 3
+    assert cfg.seen_ids_max == 5000
     assert [n.link_id for n in cfg.neighbours] == ["cc-relay1/hts", "cc-relay1/beidou"]
     assert cfg.neighbours[0].profile.rate_up_bps == 2_000_000
     assert cfg.api_endpoint == f"ipc://{tmp_path / 'r1' / 'api.sock'}"
@@ -57,6 +59,8 @@ def test_both_ends_derive_the_same_link_id() -> None:
     ('id = "a"\nlisten = "tcp://127.0.0.1:7001"\ntelemetry = "tcp://127.0.0.1:7001"', "different endpoints"),
     ('id = "a"\nlisten = "tcp://127.0.0.1:99999"', "outside 1..65535"),
     ('id = "a"\nlisten = [', "not valid TOML"),
+    ('id = "a"\nlisten = "tcp://127.0.0.1:7001"\nseen_ids_max = 0', "seen_ids_max must be a whole number"),
+    ('id = "a"\nlisten = "tcp://127.0.0.1:7001"\nseen_ids_max = 1.5', "seen_ids_max must be a whole number"),
 ])
 def test_bad_node_toml_is_refused_with_what_to_fix(tmp_path: Path, text: str, words: str) -> None:
     (tmp_path / "node.toml").write_text(text)

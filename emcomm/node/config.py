@@ -16,6 +16,8 @@ node.toml::
     data_dir = "relay1-data"             # relative to the file
     emulation = true                     # shape links like their kind
     seed = 1
+    store_max_mb = 2000                  # cap on the store file (optional): beyond it nothing new is accepted
+    seen_ids_max = 100000                # message ids kept in memory against duplicates (default; ≈ 300 B each)
 
     [[neighbour]]
     id = "cc"
@@ -49,7 +51,7 @@ _ENDPOINT = re.compile(r"^(tcp://[^:/\s]+:\d{1,5}|ipc://\S+|inproc://\S+)$")
 # Unix socket paths are limited to 107 bytes (sun_path in <sys/un.h> on Linux).
 _IPC_PATH_MAX = 107
 
-_TOP_KEYS = {"id", "listen", "telemetry", "api", "data_dir", "emulation", "seed", "neighbour", "store_max_mb",
+_TOP_KEYS = {"id", "listen", "telemetry", "api", "data_dir", "emulation", "seed", "neighbour", "store_max_mb", "seen_ids_max",
              "identity", "roster", "authority", "insecure", "rate_limits", "terminal", "tak"}
 _NB_KEYS = {"id", "endpoint", "kind", "link_id", "overrides"}
 
@@ -77,6 +79,7 @@ class RunConfig:
     emulation: bool = True
     seed: int = 0
     store_max_mb: float | None = None
+    seen_ids_max: int | None = None       # NodeConfig.seen_ids_max (None: the core's default)
     # security (emcomm.node.security): on when a roster is given, unless insecure is set
     identity: Path | None = None          # directory or identity.key of this node
     roster: Path | None = None            # the authority-signed roster file
@@ -212,6 +215,10 @@ def config_from_mapping(raw: Mapping[str, Any], *, base_dir: Path, source: str =
     if store_max_mb is not None and (isinstance(store_max_mb, bool) or not isinstance(store_max_mb, (int, float))
                                      or store_max_mb <= 0):
         raise UsageError(f"{source}: store_max_mb must be a positive number of megabytes, got {store_max_mb!r}")
+    seen_ids_max = raw.get("seen_ids_max")
+    if seen_ids_max is not None and (isinstance(seen_ids_max, bool) or not isinstance(seen_ids_max, int)
+                                     or seen_ids_max < 1):
+        raise UsageError(f"{source}: seen_ids_max must be a whole number of message ids >= 1, got {seen_ids_max!r}")
     raw_nb = raw.get("neighbour", [])
     if not isinstance(raw_nb, list):
         raise UsageError(f"{source}: neighbours are given as [[neighbour]] tables")
@@ -244,7 +251,7 @@ def config_from_mapping(raw: Mapping[str, Any], *, base_dir: Path, source: str =
     if rate_limits is not None and not isinstance(rate_limits, Mapping):
         raise UsageError(f"{source}: rate_limits is a table like {{flash = [5, 50]}}")
     return RunConfig(node_id, listen, data_dir, neighbours, telemetry, api, emulation, seed,
-                     float(store_max_mb) if store_max_mb is not None else None,
+                     float(store_max_mb) if store_max_mb is not None else None, seen_ids_max,
                      identity=sec_paths["identity"], roster=sec_paths["roster"], authority=sec_paths["authority"],
                      insecure=insecure, rate_limits=rate_limits, terminals=terminals, tak=tak)
 

@@ -53,6 +53,8 @@ KV_LSDB = "lsdb"
 KV_LSA_SEQ = "lsa_seq"
 ACK_ID_BYTES = wire.MSG_ID_BYTES + 2        # one id inside a HOP_ACK frame
 SEEN_MARGIN_S = 600.0                       # keep an id this long past its expiry
+SEEN_BUCKET_S = 60.0                        # ids expire in buckets this wide (up to this much later)
+SEEN_IDS_MAX = 100_000                      # ids held in memory for duplicate suppression (default)
 RTX_COMPACT_MIN = 1024                      # retransmission-timer entries before dead ones are dropped
 TTL_COMPACT_MIN = 4096                      # expiry-heap entries before those of finished messages are dropped
 RECEIPT_MIN_TTL_S = 300.0                   # a receipt's way back: at least this, however late its message came
@@ -102,6 +104,9 @@ class NodeConfig:
     reassembly_slots: int = 4               # a fragmented frame may take this many × (count × interval) to arrive
     policy: RoutingPolicy = dataclasses.field(default_factory=RoutingPolicy.default)
     telemetry: bool = True                  # emit per-message Telemetry actions
+    # duplicate suppression keeps each id seen until its TTL + SEEN_MARGIN_S, but at most this
+    # many in memory (≈ 150 B each): past it the ids that would expire first are forgotten early
+    seen_ids_max: int = SEEN_IDS_MAX
 
     def __post_init__(self) -> None:
         links: dict[str, LinkConfig] = {}
@@ -118,6 +123,8 @@ class NodeConfig:
         bad = [g for g in self.groups if not g.startswith(wire.GROUP_PREFIX)]
         if bad:
             raise UsageError(f"group names start with '{wire.GROUP_PREFIX}': {bad}")
+        if not (isinstance(self.seen_ids_max, int) and self.seen_ids_max >= 1):
+            raise UsageError(f"seen_ids_max must be a whole number of ids >= 1, got {self.seen_ids_max!r}")
         if not 1 <= self.hop_limit <= wire.MAX_HOPS:
             raise UsageError(f"hop_limit must be 1..{wire.MAX_HOPS}, got {self.hop_limit}")
         for name in ("default_ttl_s", "heartbeat_interval_s", "advert_refresh_s", "rto_min_s", "rto_max_s"):
@@ -239,11 +246,15 @@ class NodeCore:
         self._due_heap: list[tuple[float, int, _Link]] = []
         self._touched: dict[str, _Link] = dict(self._links)
         self._msgs: dict[bytes, _Msg] = {}
-        self._seen: dict[bytes, float] = {}
+        # duplicate suppression: id -> expiry bucket (ids expire with their bucket: one list slot
+        # per id instead of a heap entry); the heap holds the bucket numbers, oldest first
+        self._seen: dict[bytes, int] = {}
+        self._seen_buckets: dict[int, tuple[int, list[bytes]]] = {}
+        self._seen_heap: list[int] = []
+        self._seen_evict_at = config.seen_ids_max + max(64, config.seen_ids_max // 16)
         # unicast messages handed on to a next hop (hop-acked): the hop count they arrived with
         # (-1: originated here); a copy that comes back with more hops is looping (_on_envelope)
         self._handed: dict[bytes, int] = {}
-        self._seen_heap: list[tuple[float, bytes]] = []
         self._ttl_heap: list[tuple[float, bytes]] = []
         self._rtx_heap: list[tuple[float, int, _Copy]] = []
         self._rtx_compact_at = RTX_COMPACT_MIN
@@ -630,7 +641,8 @@ class NodeCore:
         if self._rtx_heap:
             times.append(self._rtx_heap[0][0])
         times.append(self._last_own_advert_s + self.config.advert_refresh_s)
-        for t in (self._reasm.next_deadline(), self.lsdb.next_expiry(), self._seen_heap[0][0] if self._seen_heap else None):
+        for t in (self._reasm.next_deadline(), self.lsdb.next_expiry(),
+                  self._seen_heap[0] * SEEN_BUCKET_S if self._seen_heap else None):
             if t is not None:
                 times.append(t)
         self._refresh_dues()
@@ -686,7 +698,8 @@ class NodeCore:
 
     def snapshot(self, now: float) -> dict[str, Any]:
         """Telemetry: ``{"node", "t_s", "links": {id: {...}}, "queues": {link_id: [n per
-        priority]}, "held": [n per priority], "in_flight", "held_messages", "counters"}``."""
+        priority]}, "held": [n per priority], "in_flight", "messages", "seen_ids", ...,
+        "counters"}``."""
         held = [0] * len(Priority)
         for m in self._held.values():
             held[m.env.priority] += 1
@@ -702,6 +715,7 @@ class NodeCore:
             "held": held,
             "in_flight": sum(len(l.inflight) for l in self._links.values()),
             "messages": len(self._msgs),
+            "seen_ids": len(self._seen),        # ids kept against duplicates (at most config.seen_ids_max + slack)
             "lsdb_origins": len(self.lsdb),
             "lsa_seq": self._lsa_seq,
             "lsdb_digest": self.lsdb.digest(self._lsa_seq),   # equal on nodes with the same link-state view
@@ -743,8 +757,16 @@ class NodeCore:
         return seen_until
 
     def _remember(self, mid: bytes, until: float) -> None:
-        self._seen[mid] = until
-        heapq.heappush(self._seen_heap, (until, mid))
+        """Suppress duplicates of ``mid`` until ``until`` (to the end of its bucket)."""
+        b = int(until // SEEN_BUCKET_S) + 1
+        bucket = self._seen_buckets.get(b)
+        if bucket is None:
+            bucket = self._seen_buckets[b] = (b, [])
+            heapq.heappush(self._seen_heap, b)
+        self._seen[mid] = bucket[0]         # one int object per bucket, not one per id
+        bucket[1].append(mid)
+        if len(self._seen) > self._seen_evict_at:
+            self._evict_seen()
 
     def _on_envelope(self, link: _Link, env: Envelope, now: float, out: list[Action], raw: bytes | None = None) -> None:
         mid = env.msg_id
@@ -976,11 +998,63 @@ class NodeCore:
         self._ttl_compact_at = max(TTL_COMPACT_MIN, 2 * len(heap))
 
     def _expire_seen(self, now: float) -> None:
-        while self._seen_heap and self._seen_heap[0][0] <= now:
-            until, mid = heapq.heappop(self._seen_heap)
-            if self._seen.get(mid) == until and mid not in self._msgs:
-                del self._seen[mid]
-                self._handed.pop(mid, None)
+        heap = self._seen_heap
+        while heap and heap[0] * SEEN_BUCKET_S <= now:
+            for mid in self._forget_bucket(heapq.heappop(heap)):
+                self._remember(mid, now + SEEN_BUCKET_S)     # still held here: looked at again later
+
+    def _forget_bucket(self, b: int) -> list[bytes]:
+        """Forget the ids of bucket ``b`` (and their hand-on hop counts), except those
+        remembered again since for longer; returns those of messages still held (kept)."""
+        seen, msgs, handed = self._seen, self._msgs, self._handed
+        held: list[bytes] = []
+        for mid in self._seen_buckets.pop(b)[1]:
+            if seen.get(mid) == b:
+                if mid in msgs:
+                    held.append(mid)
+                else:
+                    del seen[mid]
+                    handed.pop(mid, None)
+        return held
+
+    def _evict_seen(self) -> None:
+        """More ids than ``seen_ids_max``: forget early the ids that would expire first (oldest
+        bucket first, and within a bucket the first remembered), down to the cap. A duplicate
+        of one of them that arrives later is taken as new and sent on again (a destination still
+        delivers it once: its inbox keeps every id far longer than any TTL); what a relay keeps
+        in memory stays bounded however long it runs."""
+        cap = self.config.seen_ids_max
+        seen, msgs, handed = self._seen, self._msgs, self._handed
+        heap, buckets = self._seen_heap, self._seen_buckets
+        before = len(seen)
+        kept: list[tuple[int, list[bytes]]] = []
+        while len(seen) > cap and heap:
+            b = heap[0]
+            ids = buckets[b][1]
+            excess, held, i = len(seen) - cap, [], 0
+            while i < len(ids) and excess:
+                mid = ids[i]
+                i += 1
+                if seen.get(mid) == b:
+                    if mid in msgs:
+                        held.append(mid)        # ids of messages held here are never forgotten
+                    else:
+                        del seen[mid]
+                        handed.pop(mid, None)
+                        excess -= 1
+            if i < len(ids):                    # the cap is reached inside this bucket
+                del ids[:i]
+                ids.extend(held)
+                break
+            heapq.heappop(heap)
+            del buckets[b]
+            if held:
+                kept.append((b, held))
+        for b, held in kept:
+            buckets[b] = (b, held)
+            heapq.heappush(heap, b)
+        self.counters["seen_evicted"] += before - len(seen)
+        self._seen_evict_at = max(cap, len(seen)) + max(64, cap // 16)
 
     # ------------------------------------------------------------------ links
     def _known_link(self, link_id: str) -> _Link:

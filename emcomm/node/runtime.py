@@ -55,7 +55,7 @@ from emcomm.node.actions import Deliver, Dropped, Forget, Persist, Receipt, Tele
 from emcomm.node.committer import GroupCommitter
 from emcomm.node.config import RunConfig
 from emcomm.node.terminal_link import TerminalLinks
-from emcomm.node.core import LinkConfig, NodeConfig, NodeCore
+from emcomm.node.core import SEEN_IDS_MAX, LinkConfig, NodeConfig, NodeCore
 from emcomm.node.store import Batch, InboxEntry, MessageRecord, Store
 from emcomm.node import wire
 from emcomm.node.wire import ContentType
@@ -296,7 +296,6 @@ class NodeRuntime:
         now = self.clock()
         self.store = Store.open(cfg.store_path,
                                 max_size_bytes=int(cfg.store_max_mb * 1e6) if cfg.store_max_mb else None)
-        restored = self.store.load(now)
         self._committer = GroupCommitter(self.store, self._commit_done)
         if cfg.secure:
             from emcomm.node.netsec import NetSecurity   # PyNaCl and key files only when security is on
@@ -310,7 +309,9 @@ class NodeRuntime:
         links.update(self.terminals.core_links())
         # per-message telemetry events only when a PUB socket will carry them
         core_cfg = (dataclasses.replace(self._core_config, links=links) if self._core_config
-                    else NodeConfig(links=links, telemetry=bool(cfg.telemetry)))
+                    else NodeConfig(links=links, telemetry=bool(cfg.telemetry),
+                                    seen_ids_max=cfg.seen_ids_max or SEEN_IDS_MAX))
+        restored = self.store.load(now, seen_max=core_cfg.seen_ids_max)
         self.core = NodeCore(cfg.node_id, core_cfg, restored=restored,
                              security=self.netsec.security if self.netsec is not None else None)
         for n in cfg.neighbours:

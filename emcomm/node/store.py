@@ -351,10 +351,11 @@ class Store:
         return cur.rowcount
 
     # -- reading ---------------------------------------------------------------------
-    def load(self, now: float) -> StoredState:
+    def load(self, now: float, *, seen_max: int | None = None) -> StoredState:
         """Read back everything committed: the state a restarted node resumes from.
 
-        Seen ids already expired at ``now`` are left out.
+        Seen ids already expired at ``now`` are left out; with ``seen_max``, only that many,
+        those that expire last (what the node keeps in memory, ``NodeConfig.seen_ids_max``).
         """
         conn = self._live()
         try:
@@ -365,8 +366,10 @@ class Store:
                     "SELECT msg_id, priority, envelope, state, metadata, updated FROM messages "
                     "ORDER BY priority, updated")
             ]
-            seen = {bytes(m): t for m, t in conn.execute(     # an id remembered twice: its latest expiry
-                "SELECT msg_id, expires_s FROM seen WHERE expires_s > ? ORDER BY expires_s", (float(now),))}
+            seen: dict[bytes, float] = {}
+            for m, t in conn.execute("SELECT msg_id, expires_s FROM seen WHERE expires_s > ? ORDER BY expires_s DESC "
+                                     "LIMIT ?", (float(now), -1 if seen_max is None else int(seen_max))):
+                seen.setdefault(bytes(m), t)      # an id remembered twice: its latest expiry
             kv = {k: bytes(v) for k, v in conn.execute("SELECT key, value FROM kv")}
         except sqlite3.Error as exc:
             raise _translate(exc, self.path, "load") from exc
