@@ -193,3 +193,20 @@ def test_a_node_reads_back_only_as_many_seen_ids_as_it_keeps(tmp_path: Path) -> 
     with Store.open(cfg.store_path) as s:
         assert len(s.load(now).seen) == 50, "the store keeps them all until they expire"
 
+
+def test_after_a_busy_spell_the_heap_is_given_back_once_frames_stop(relay, monkeypatch) -> None:
+    from emcomm.node import heap, runtime
+
+    assert heap.trim() is True, "glibc has malloc_trim"
+    monkeypatch.setattr(runtime, "HEAP_TRIM_AFTER_FRAMES", 500)
+    monkeypatch.setattr(runtime, "HEAP_TRIM_QUIET_S", 3.0)
+    rt, b_in, b_out, client = relay
+    sent = [os.urandom(16) for _ in range(600)]
+    for mid in sent:
+        b_out.send_multipart([b"a-b/fibre", _data(mid)])
+    assert len(_acked(b_in, len(sent), timeout_s=30)) == len(sent)
+    assert client.call("status")["runtime"]["counters"].get("heap_trims", 0) == 0, "not while busy"
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and not client.call("status")["runtime"]["counters"].get("heap_trims"):
+        time.sleep(0.2)
+    assert client.call("status")["runtime"]["counters"]["heap_trims"] == 1, "once, after the spell"

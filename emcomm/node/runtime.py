@@ -37,6 +37,7 @@ import fcntl
 import gc
 import json
 import logging
+import math
 import os
 import signal
 import socket
@@ -51,6 +52,7 @@ import zmq
 from emcomm.errors import EmcommError, RemoteInputError, UsageError
 from emcomm.links.emulation import EmulatedLink, Sent
 from emcomm.node import api as API
+from emcomm.node import heap
 from emcomm.node.actions import Deliver, Dropped, Forget, Persist, Receipt, Telemetry, Transmit
 from emcomm.node.committer import GroupCommitter
 from emcomm.node.config import RunConfig
@@ -73,6 +75,8 @@ MAX_BATCH_BYTES = 2 * MAX_BURST_BYTES
 MAX_POLL_S = 5.0               # longest sleep when idle (signals and stop() wake the loop at once)
 STATUS_PERIOD_S = 1.0          # snapshot published on the PUB socket this often
 SEEN_PRUNE_PERIOD_S = 60.0     # expired duplicate-suppression ids are deleted from the store this often
+HEAP_TRIM_AFTER_FRAMES = 20_000  # after this many frames in, once no frame has come for
+HEAP_TRIM_QUIET_S = 2.0          # ... this long, the C heap's free memory goes back to the system
 STORE_RETRY_S = 1.0            # wait before retrying a commit that failed
 # The latest news of each submitted message (accepted, delivered, expired...) is kept in the
 # store for `emcomm send` polling, across restarts, for RECEIPT_KEEP_S; the last RECENT_RECEIPTS
@@ -261,6 +265,8 @@ class NodeRuntime:
         self._retry_at = 0.0
         self._next_status = 0.0
         self._next_seen_prune = 0.0
+        self._frames_at_trim = 0          # frames_in at the last heap trim
+        self._last_input_s = -math.inf    # when the last frame came in
         self._status_cb: Callable[[dict[str, Any]], None] | None = None
         self._status_cb_every_s = 0.0
         self._next_status_cb = 0.0
@@ -535,6 +541,12 @@ class NodeRuntime:
                     self.counters["store.inbox_expired"] += st.expire_inbox(now - INBOX_KEEP_S)
             except EmcommError as exc:
                 log.error("pruning expired seen ids failed (retried in %.0f s): %s", SEEN_PRUNE_PERIOD_S, exc)
+        if (self.counters["frames_in"] - self._frames_at_trim >= HEAP_TRIM_AFTER_FRAMES
+                and now - self._last_input_s >= HEAP_TRIM_QUIET_S):
+            # a busy spell is over: without this RSS stays at its busiest level (heap.py)
+            self._frames_at_trim = self.counters["frames_in"]
+            if heap.trim():
+                self.counters["heap_trims"] += 1
         if now >= self._next_status and (self.pub is not None or self._status_cb is not None):
             self._next_status = now + STATUS_PERIOD_S
             st = self.status(now)
@@ -556,6 +568,8 @@ class NodeRuntime:
                 deadlines.append(t)
         if self._failed is not None:
             deadlines.append(self._retry_at)
+        if self.counters["frames_in"] - self._frames_at_trim >= HEAP_TRIM_AFTER_FRAMES:
+            deadlines.append(self._last_input_s + HEAP_TRIM_QUIET_S)
         return max(0.0, min(deadlines) - now)
 
     # -- input -----------------------------------------------------------------------
@@ -603,6 +617,8 @@ class NodeRuntime:
             budget_bytes -= len(data)
             burst.append((link_id, data))
         self.counters["frames_in"] += n_in
+        if n_in:
+            self._last_input_s = now
         if burst:   # one call for the burst: the core passes over its links once, not per frame
             self._execute(core.handle_frames(burst, now), now)
 
