@@ -76,3 +76,29 @@ def test_copy_coming_back_while_our_copy_awaits_its_ack_is_not_acked_away() -> N
     assert any(isinstance(x, Persist) and any(rec.msg_id == mid for rec in x.records) for x in actions)
     assert mesh.core("r").counters["loops_recovered"] == 1
     assert mesh.delivered_ids("b") == [mid]
+
+
+def test_after_a_restart_a_copy_coming_back_is_taken_into_custody_again_not_acked_away() -> None:
+    """The hop count a message was handed on with is not stored: after a restart the relay
+    cannot tell a looping copy from a retransmission. It takes either into custody again (a
+    retransmission then costs one extra hop, which the next hop suppresses) rather than ack a
+    looping copy away while perhaps nobody else holds it."""
+    mesh, mid, env = _line()
+    mesh.crash("r")
+    mesh.restart("r")
+    assert mid in mesh.core("r")._seen and not mesh.core("r")._msgs
+    looped = wire.encode_envelope(dataclasses.replace(env, hop_count=env.hop_count + 2))
+    actions = mesh.core("r").handle_frame("rb", looped, mesh.t)
+    assert any(isinstance(x, Persist) and any(rec.msg_id == mid for rec in x.records) for x in actions)
+    assert not any(isinstance(x, Dropped) and x.reason == "duplicate" for x in actions)
+    mesh._execute("r", actions)
+    mesh.run(mesh.t + 20.0)
+    assert mesh.delivered_ids("b") == [mid]          # the destination still delivers it once
+    # a message delivered here is still a plain duplicate after a restart
+    back = mesh.submit("b", "r", Priority.ROUTINE, b"to r")
+    mesh.run(mesh.t + 10.0)
+    first = next(f for _, f in mesh.data_sends("b", "rb") if f.msg_id == back)
+    mesh.crash("r")
+    mesh.restart("r")
+    actions = mesh.core("r").handle_frame("rb", wire.encode_envelope(first), mesh.t)
+    assert any(isinstance(x, Dropped) and x.reason == "duplicate" for x in actions)

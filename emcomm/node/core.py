@@ -1516,3 +1516,10 @@ class NodeCore:
             elif env.dst != self.node_id:
                 msg.held = True                   # routed on the first rebuild of routes
                 self._held[rec.msg_id] = msg
+        # which of the other ids were handed on, and with how many hops, is not stored: a copy
+        # of one that comes back is taken into custody again as if it looped (_on_envelope),
+        # never acked away as a duplicate while perhaps nobody else holds it; a retransmission
+        # our lost ack caused then costs one extra hop, and the next hop suppresses it
+        for mid in self._seen:
+            if mid not in self._msgs:
+                self._handed[mid] = -1
