@@ -188,3 +188,15 @@ def test_a_message_delivered_twice_is_in_the_inbox_once(tmp_path: Path) -> None:
         assert [(e.msg_id, e.delivered_s) for e in got] == [(_inbox(1, 0).msg_id, 1.0), (_inbox(2, 0).msg_id, 2.0)]
         assert s.inbox(after_seq=got[0].seq) == got[1:]
         assert s.inbox_count() == 2
+
+
+def test_a_large_batch_of_inbox_entries_and_receipts_keeps_order_first_entry_and_last_receipt(tmp_path: Path) -> None:
+    # written as multi-row statements (several chunks): same effect as one row at a time
+    with Store.open(tmp_path / "n.db") as s:
+        entries = [_inbox(i, float(i)) for i in range(300)]
+        s.commit(Batch(inbox=(*entries, _inbox(5, 999.0)),
+                       receipts=tuple((bytes([i % 200]) * 16, f"s{i}", "", float(i)) for i in range(250))))
+        got = s.inbox(limit=1000)
+        assert [e.msg_id for e in got] == [e.msg_id for e in entries], "delivery order, each once"
+        assert got[5].delivered_s == 5.0, "a re-delivery keeps the first entry"
+        assert s.receipt(bytes([7]) * 16) == ("s207", ""), "the latest receipt of an id wins"

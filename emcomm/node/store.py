@@ -303,14 +303,13 @@ class Store:
                                      [(str(k), bytes(v)) for k, v in batch.kv])
                 if batch.inbox:
                     # a message delivered again after a restart keeps its first entry
-                    conn.executemany(
-                        "INSERT OR IGNORE INTO inbox(msg_id, src, dst, priority, content_type, created_s, payload, "
-                        "delivered_s) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                        [(_id(e.msg_id), str(e.src), str(e.dst), int(e.priority), int(e.content_type),
-                          float(e.created_s), bytes(e.payload), float(e.delivered_s)) for e in batch.inbox])
+                    _rows(conn, "INSERT OR IGNORE INTO inbox(msg_id, src, dst, priority, content_type, created_s, "
+                          "payload, delivered_s)", 8,
+                          [(_id(e.msg_id), str(e.src), str(e.dst), int(e.priority), int(e.content_type),
+                            float(e.created_s), bytes(e.payload), float(e.delivered_s)) for e in batch.inbox])
                 if batch.receipts:
-                    conn.executemany("INSERT OR REPLACE INTO receipts(msg_id, status, detail, t_s) VALUES (?, ?, ?, ?)",
-                                     [(_id(m), str(st), str(d), float(t)) for m, st, d, t in batch.receipts])
+                    _rows(conn, "INSERT OR REPLACE INTO receipts(msg_id, status, detail, t_s)", 4,
+                          [(_id(m), str(st), str(d), float(t)) for m, st, d, t in batch.receipts])
                 conn.execute("COMMIT")
             except BaseException:
                 if conn.in_transaction:
