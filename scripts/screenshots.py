@@ -32,15 +32,13 @@ import tempfile
 import time
 import urllib.request
 from pathlib import Path
-from urllib.parse import urlparse
+
+from emcomm.ui.offline_page import CHROMIUM_ARGS, OfflinePage, chromium_path
 
 ROOT = Path(__file__).resolve().parents[1]
 IMG = ROOT / "docs" / "img"
 SCENARIO = ROOT / "drills" / "zhengzhou_2021.toml"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
-LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
-VIEWPORT = {"width": 1600, "height": 1000}   # the page is laid out at this size...
+VIEWPORT = (1600, 1000)                      # the page is laid out at this size...
 IMAGE_SIZE = (1280, 800)                     # ...and the picture scaled down to this
 MAX_BYTES = 300_000          # README images stay small
 WAIT_S = 120.0
@@ -100,38 +98,30 @@ class Browser:
     """The system Chromium under Playwright, with a page whose outside requests are aborted."""
 
     def __init__(self) -> None:
-        exe = shutil.which("chromium") or shutil.which("chromium-browser")
+        exe = chromium_path()
         if exe is None:
             raise Failure("no system chromium (Debian/Ubuntu: apt-get install -y chromium)")
         from playwright.sync_api import sync_playwright
 
-        self.outside: list[str] = []
+        self.outside: list[str] = []       # over every page this browser has opened
         self.errors: list[str] = []
         self._pw = sync_playwright().start()
         self._browser = self._pw.chromium.launch(executable_path=exe, args=CHROMIUM_ARGS)
-        self.ctx = self.page = None
+        self._page: OfflinePage | None = None
         self.new_page()
 
     def new_page(self) -> None:
         """A fresh context and page: a new Streamlit session, nothing remembered in the browser
         (a folded sidebar would otherwise stay folded)."""
-        if self.ctx is not None:
-            self.ctx.close()
-        self.ctx = self._browser.new_context(viewport=VIEWPORT)
-        self.ctx.route("**/*", self._route)
-        self.page = self.ctx.new_page()
-        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
-
-    def _route(self, route) -> None:
-        url = route.request.url
-        if url.startswith(("data:", "blob:", "about:")) or urlparse(url).hostname in LOOPBACK:
-            route.continue_()
-        else:
-            self.outside.append(url)
-            route.abort()
+        if self._page is not None:
+            self._page.close()
+        self._page = OfflinePage(self._browser, VIEWPORT)
+        self._page.outside, self._page.errors = self.outside, self.errors
+        self.page = self._page.page
 
     def close(self) -> None:
-        self.ctx.close()
+        if self._page is not None:
+            self._page.close()
         self._browser.close()
         self._pw.stop()
 

@@ -8,7 +8,6 @@ download is never used; the Debian ``chromium`` binary is.
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -17,18 +16,12 @@ import time
 import urllib.request
 from pathlib import Path
 from typing import Iterator
-from urllib.parse import urlparse
 
 import pytest
 
+from emcomm.ui.offline_page import CHROMIUM_ARGS, OfflinePage, chromium_path
+
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
-LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
-
-
-def chromium_path() -> str | None:
-    return shutil.which("chromium") or shutil.which("chromium-browser")
 
 
 @pytest.fixture(scope="session")
@@ -46,33 +39,17 @@ def browser():
         b.close()
 
 
-class GuardedPage:
+class GuardedPage(OfflinePage):
     """A page whose every non-loopback request is aborted and remembered."""
 
     def __init__(self, browser, viewport=(1500, 1100)):
-        self.outside: list[str] = []
-        self.errors: list[str] = []
-        self.ctx = browser.new_context(viewport={"width": viewport[0], "height": viewport[1]})
-        self.ctx.route("**/*", self._route)
-        self.page = self.ctx.new_page()
-        self.page.on("pageerror", lambda e: self.errors.append(str(e)))
-
-    def _route(self, route) -> None:
-        url = route.request.url
-        if url.startswith(("data:", "blob:", "about:")) or urlparse(url).hostname in LOOPBACK:
-            route.continue_()
-        else:
-            self.outside.append(url)
-            route.abort()
+        super().__init__(browser, viewport)
 
     def shot(self, name: str) -> Path:
         ARTIFACTS.mkdir(exist_ok=True)
         path = ARTIFACTS / f"{name}.png"
         self.page.screenshot(path=str(path), full_page=True)
         return path
-
-    def close(self) -> None:
-        self.ctx.close()
 
 
 @pytest.fixture
