@@ -125,3 +125,14 @@ def test_a_refused_frame_from_the_listener_counts_once():
     finally:
         listener.close()
         pub.close(0)
+
+
+def test_a_dropped_duplicate_is_no_alert_but_any_other_drop_is():
+    from emcomm.node.telemetry import DROPPED
+
+    f = LiveFold(BASE)
+    f.add(_ev(DROPPED, "cc", b"\x05" * 16, 0, reason="duplicate"), recv_s=5.0)    # a copy already held
+    assert f.situation(now_s=6.0).feed == ()
+    f.add(_ev(DROPPED, "t1", b"\x06" * 16, 0, reason="expired"), recv_s=7.0)
+    feed = f.situation(now_s=8.0).feed
+    assert [i.level for i in feed] == ["alert"] and "expired" in feed[-1].text

@@ -64,6 +64,9 @@ from emcomm.ui.situation import (POWER_STATES, FeedItem, HazardOverlay, HazardSh
 MAX_FEED = 200
 MAX_LATENCIES = 2000  # per priority, most recent
 MAX_ALERT_OVERLAYS = 500   # alert areas on the map, oldest dropped first
+# drops that lose nothing: another copy of the message is held or was delivered (a
+# retransmission after a lost hop-ack); on lossy links they come by the dozen, not an alert
+BENIGN_DROPS = frozenset({"duplicate"})
 MAX_ALERT_IDS = 10_000     # CAP identifiers remembered to show each alert once
 CARRY_WINDOW_S = 30.0      # a link "carries" a priority this long after a message of it went out
 DEGRADED_BELOW_PCT = 95.0  # a link whose rate fell below this share of its best is degraded
@@ -280,7 +283,7 @@ class LiveFold:
             size = detail.get("size_bytes")
             if kind == "sent" and isinstance(size, int) and not isinstance(size, bool) and size > 0:
                 self._carried(link_id, size)
-        elif kind == "dropped":
+        elif kind == "dropped" and ev.get("reason") not in BENIGN_DROPS:
             self._feed(t_rel, "alert", f"message {str(mid)[:8]} dropped: {ev.get('reason', '')}", node)
         elif kind in ("link_up", "link_down") and link_id:
             self.link_state[link_id] = ("up" if kind == "link_up" else "down", str(ev.get("reason", "")))
