@@ -147,6 +147,7 @@ class Relay:
 
     def _server(self, ctx: zmq.Context, who: str, port: int) -> zmq.Socket:
         s = ctx.socket(zmq.ROUTER)
+        self._secure_server(s, who)
         s.bind(f"tcp://127.0.0.1:{port}")
         return s
 
@@ -154,17 +155,27 @@ class Relay:
         s = ctx.socket(zmq.DEALER)
         s.setsockopt(zmq.ROUTING_ID, ident)
         s.setsockopt(zmq.SNDHWM, 100_000)
+        self._secure_client(s, ident.decode())
         s.connect(self.relay_ep)
         return s
 
+    def _secure_server(self, s: zmq.Socket, who: str) -> None:
+        """Socket options for the source's or sink's listener before it binds (SecureRelay: CURVE)."""
+
+    def _secure_client(self, s: zmq.Socket, who: str) -> None:
+        """Socket options for the source's or sink's link to the relay (SecureRelay: CURVE)."""
+
+    # the messages the source sends (subclasses: another class, TTL, or signed)
+    priority, ttl_s = 3, 3600.0
+
+    def _seal(self, env: Envelope) -> Envelope:
+        return env
+
     def _frames(self, n: int, size: int) -> list[bytes]:
-        body = os.urandom(size)
-        frames = []
-        for _ in range(n):
-            env = Envelope(msg_id=os.urandom(16), src="src", dst="sink", priority=3, content_type=0,
-                           created_s=time.time(), ttl_s=3600.0, body=body, flags=int(Flags.NO_RECEIPT))
-            frames.append(encode_envelope(env))
-        return frames
+        body, seal = os.urandom(size), self._seal
+        return [encode_envelope(seal(Envelope(msg_id=os.urandom(16), src="src", dst="sink", priority=self.priority,
+                                              content_type=0, created_s=time.time(), ttl_s=self.ttl_s, body=body,
+                                              flags=int(Flags.NO_RECEIPT)))) for _ in range(n)]
 
     def _drain(self) -> tuple[int, int]:
         """Read hop-acks at the source and data at the sink (acking it). Returns (acked, received).
@@ -299,29 +310,17 @@ class SecureRelay(Relay):
             # the source is one sender sending as fast as it can: its bucket must not be the limit here
             'rate_limits = {routine = [1e7, 1e7], immediate = [1e7, 1e7]}\n'))
 
-    def _server(self, ctx: zmq.Context, who: str, port: int) -> zmq.Socket:
-        s = ctx.socket(zmq.ROUTER)
+    def _secure_server(self, s: zmq.Socket, who: str) -> None:
         s.curve_secretkey, s.curve_publickey = self.ids[who].curve_secret, self.ids[who].public.curve_public
         s.curve_server = True
-        s.bind(f"tcp://127.0.0.1:{port}")
-        return s
 
-    def _dealer(self, ctx: zmq.Context, ident: bytes) -> zmq.Socket:
-        s = ctx.socket(zmq.DEALER)
-        s.setsockopt(zmq.ROUTING_ID, ident)
-        s.setsockopt(zmq.SNDHWM, 100_000)
-        me = self.ids[ident.decode()]
+    def _secure_client(self, s: zmq.Socket, who: str) -> None:
+        me = self.ids[who]
         s.curve_publickey, s.curve_secretkey = me.public.curve_public, me.curve_secret
         s.curve_serverkey = self.ids["relay"].public.curve_public
-        s.connect(self.relay_ep)
-        return s
 
-    def _frames(self, n: int, size: int) -> list[bytes]:
-        body = os.urandom(size)
-        sign = self.signer.sign
-        return [encode_envelope(sign(Envelope(msg_id=os.urandom(16), src="src", dst="sink", priority=self.priority,
-                                              content_type=0, created_s=time.time(), ttl_s=3600.0, body=body,
-                                              flags=int(Flags.NO_RECEIPT)))) for _ in range(n)]
+    def _seal(self, env: Envelope) -> Envelope:
+        return self.signer.sign(env)
 
 
 def security_section(ctx: zmq.Context, tmp: Path, bare: Bare, relay: Relay, n1k: int, n64k: int,

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import tempfile
 import time
@@ -28,7 +27,6 @@ from relay_bench import Relay  # noqa: E402  (the same harness and node set-up)
 
 from emcomm.node.api import ApiClient  # noqa: E402
 from emcomm.node.core import SEEN_IDS_MAX  # noqa: E402
-from emcomm.node.wire import Envelope, Flags, encode_envelope  # noqa: E402
 
 DAY_S = 86400.0
 CHUNK = 20_000          # messages per burst of the source (its frames are made per burst)
@@ -38,16 +36,12 @@ UNCAPPED = 100_000_000
 class DayRelay(Relay):
     """The benchmark relay, sent messages with the default TTL of a day."""
 
+    ttl_s = DAY_S
+
     def __init__(self, ctx: zmq.Context, data_dir: Path, seen_ids_max: int):
         super().__init__(ctx, data_dir, extra_toml=f"seen_ids_max = {seen_ids_max}\n")
         cfg = (data_dir.parent / f"{data_dir.name}.toml").read_text()
         self.api = ApiClient(next(line.split('"')[1] for line in cfg.splitlines() if line.startswith("api =")))
-
-    def _frames(self, n: int, size: int) -> list[bytes]:
-        body = os.urandom(size)
-        return [encode_envelope(Envelope(msg_id=os.urandom(16), src="src", dst="sink", priority=3, content_type=0,
-                                         created_s=time.time(), ttl_s=DAY_S, body=body, flags=int(Flags.NO_RECEIPT)))
-                for _ in range(n)]
 
     def seen_ids(self) -> int:
         return int(self.api.call("status")["seen_ids"])
