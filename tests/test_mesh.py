@@ -198,6 +198,7 @@ def test_cli_send_reports_delivery_and_status_shows_links(mesh_factory, tmp_path
                         text=True, timeout=30)
     assert st.returncode == 0, st.stderr
     assert "a-b/tiantong (tiantong) → b: up" in st.stdout
+    assert "duplicate suppression: 2 message ids in memory (at most 100,000)" in st.stdout, st.stdout  # + receipt
     inbox = subprocess.run([sys.executable, "-m", "emcomm", "inbox", "--data-dir", str(tmp_path / "b-data")],
                            cwd=ROOT, capture_output=True, text=True, timeout=30)
     assert "FLASH from a: evacuate sector 4" in inbox.stdout, inbox.stderr

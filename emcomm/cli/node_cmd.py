@@ -223,6 +223,10 @@ def format_status(st: dict[str, Any]) -> str:
         lines.append(f"  link {lid} ({info['kind']}) → {info['neighbour']}: {up}, {info['rate_bps'] / 1e3:.1f} kbps, "
                      f"{info['latency_s'] * 1e3:.0f} ms, queued: {qtxt or 'none'}")
     counters = {**st.get("counters", {}), **rt.get("counters", {})}
+    if "seen_ids" in st:
+        evicted = counters.get("seen_evicted", 0)
+        lines.append(f"  duplicate suppression: {st['seen_ids']:,} message ids in memory (at most "
+                     f"{st.get('seen_ids_max', 0):,}" + (f"; {evicted:,} forgotten early" if evicted else "") + ")")
     drops = {k: v for k, v in counters.items() if "drop" in k and v}
     if drops:
         lines.append("  dropped: " + ", ".join(f"{k} {v}" for k, v in sorted(drops.items())))

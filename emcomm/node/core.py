@@ -715,7 +715,8 @@ class NodeCore:
             "held": held,
             "in_flight": sum(len(l.inflight) for l in self._links.values()),
             "messages": len(self._msgs),
-            "seen_ids": len(self._seen),        # ids kept against duplicates (at most config.seen_ids_max + slack)
+            "seen_ids": len(self._seen),        # ids kept against duplicates (at most seen_ids_max + slack)
+            "seen_ids_max": self.config.seen_ids_max,
             "lsdb_origins": len(self.lsdb),
             "lsa_seq": self._lsa_seq,
             "lsdb_digest": self.lsdb.digest(self._lsa_seq),   # equal on nodes with the same link-state view
