@@ -100,6 +100,9 @@ class ChaosRun:
         self.stop = threading.Event()
         self.rnd = random.Random(settings.seed)
         self.cursors: dict[str, int] = {n.id: 0 for n in self.plan.nodes}
+        # the inbox thread and the drain both read inboxes: one at a time, or both read the
+        # same entries from the same cursor and the history shows each delivery twice
+        self._inbox_lock = threading.Lock()
         self.torn: list[dict[str, Any]] = []
         self.final_status: dict[str, dict[str, Any]] = {}
         dur = settings.duration_s
@@ -196,22 +199,23 @@ class ChaosRun:
             self._read_inboxes()
 
     def _read_inboxes(self) -> None:
-        for n in self.plan.nodes:
-            if not self.state.is_up(n.id):
-                continue
-            try:
-                while True:
-                    msgs = self.procs.call(n.id, "inbox", timeout_s=3.0, after_seq=self.cursors[n.id],
-                                           limit=1000)["messages"]
-                    for e in msgs:
-                        self.history.add("deliver", node=n.id, msg_id=bytes(e["msg_id"]).hex(), src=e["src"],
-                                         dst=e["dst"], priority=e["priority"], created_s=e["created_s"],
-                                         delivered_s=e["delivered_s"], seq=e["seq"], t=time.time())
-                        self.cursors[n.id] = max(self.cursors[n.id], e["seq"])
-                    if len(msgs) < 1000:
-                        break
-            except EmcommError:
-                self.procs.forget_clients(n.id)   # paused or restarting: read it next round
+        with self._inbox_lock:
+            for n in self.plan.nodes:
+                if not self.state.is_up(n.id):
+                    continue
+                try:
+                    while True:
+                        msgs = self.procs.call(n.id, "inbox", timeout_s=3.0, after_seq=self.cursors[n.id],
+                                               limit=1000)["messages"]
+                        for e in msgs:
+                            self.history.add("deliver", node=n.id, msg_id=bytes(e["msg_id"]).hex(), src=e["src"],
+                                             dst=e["dst"], priority=e["priority"], created_s=e["created_s"],
+                                             delivered_s=e["delivered_s"], seq=e["seq"], t=time.time())
+                            self.cursors[n.id] = max(self.cursors[n.id], e["seq"])
+                        if len(msgs) < 1000:
+                            break
+                except EmcommError:
+                    self.procs.forget_clients(n.id)   # paused or restarting: read it next round
 
     # -- soak sampling ---------------------------------------------------------------
     def _sampler(self) -> None:
