@@ -17,7 +17,7 @@ node.toml::
     emulation = true                     # shape links like their kind
     seed = 1
     store_max_mb = 2000                  # cap on the store file (optional): beyond it nothing new is accepted
-    seen_ids_max = 100000                # message ids kept in memory against duplicates (default; ≈ 300 B each)
+    seen_ids_max = 100000                # message ids kept in memory against duplicates (default; ≈ 270 B each)
 
     [[neighbour]]
     id = "cc"
@@ -51,8 +51,8 @@ _ENDPOINT = re.compile(r"^(tcp://[^:/\s]+:\d{1,5}|ipc://\S+|inproc://\S+)$")
 # Unix socket paths are limited to 107 bytes (sun_path in <sys/un.h> on Linux).
 _IPC_PATH_MAX = 107
 
-_TOP_KEYS = {"id", "listen", "telemetry", "api", "data_dir", "emulation", "seed", "neighbour", "store_max_mb", "seen_ids_max",
-             "identity", "roster", "authority", "insecure", "rate_limits", "terminal", "tak"}
+_TOP_KEYS = {"id", "listen", "telemetry", "api", "data_dir", "emulation", "seed", "neighbour", "store_max_mb",
+             "seen_ids_max", "identity", "roster", "authority", "insecure", "rate_limits", "terminal", "tak"}
 _NB_KEYS = {"id", "endpoint", "kind", "link_id", "overrides"}
 
 

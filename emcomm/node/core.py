@@ -105,7 +105,7 @@ class NodeConfig:
     policy: RoutingPolicy = dataclasses.field(default_factory=RoutingPolicy.default)
     telemetry: bool = True                  # emit per-message Telemetry actions
     # duplicate suppression keeps each id seen until its TTL + SEEN_MARGIN_S, but at most this
-    # many in memory (≈ 150 B each): past it the ids that would expire first are forgotten early
+    # many in memory (≈ 270 B each on a relay): past it those that would expire first go early
     seen_ids_max: int = SEEN_IDS_MAX
 
     def __post_init__(self) -> None:

@@ -2,8 +2,8 @@
 
 A relay under load allocates and frees frames, records and batches by the hundred thousand;
 glibc keeps most of what is freed in its heap, so a node's RSS stays at its busiest level
-long after the load has gone (measured with ``benchmarks/relay_memory_bench.py``: 148 MB
-after 500,000 relayed messages, 120 MB with the heap trimmed). ``malloc_trim(0)`` returns the
+long after the load has gone (measured with ``benchmarks/relay_memory_bench.py``: 144-148 MB
+after 500,000 relayed messages, 112 MB with the heap trimmed). ``malloc_trim(0)`` returns the
 free pages. This module owns only that call; when to make it is the runtime's choice. On a C
 library without ``malloc_trim`` (musl, macOS) ``trim`` does nothing and says so.
 """
