@@ -102,3 +102,19 @@ def test_after_a_restart_a_copy_coming_back_is_taken_into_custody_again_not_acke
     mesh.restart("r")
     actions = mesh.core("r").handle_frame("rb", wire.encode_envelope(first), mesh.t)
     assert any(isinstance(x, Dropped) and x.reason == "duplicate" for x in actions)
+
+
+def test_after_a_restart_a_late_copy_of_a_group_message_is_still_a_duplicate() -> None:
+    """Loop recovery is for unicast messages: a flooded group message reaches a relay by many
+    ways with many hop counts, and a restarted relay must not flood it again for each."""
+    mesh = Mesh([("ar", "a", "r", profile("fibre", loss=0.0)), ("rb", "r", "b", profile("fibre", loss=0.0))])
+    mesh.run(5.0)
+    mid = mesh.submit("a", "@teams", Priority.ROUTINE, b"to every team")
+    mesh.run(10.0)
+    env = next(f for _, f in mesh.data_sends("r", "rb") if f.msg_id == mid)
+    mesh.crash("r")
+    mesh.restart("r")
+    later = wire.encode_envelope(dataclasses.replace(env, hop_count=env.hop_count + 2))
+    actions = mesh.core("r").handle_frame("rb", later, mesh.t)
+    assert any(isinstance(x, Dropped) and x.reason == "duplicate" for x in actions)
+    assert not any(isinstance(x, Persist) and x.records for x in actions)

@@ -774,7 +774,8 @@ class NodeCore:
         self.counters["rx_messages"] += 1
         held = self._msgs.get(mid)
         handed = self._handed.get(mid) if held is None else None
-        if handed is not None and env.hop_count > handed and not self._is_mine(env.dst):
+        if (handed is not None and env.hop_count > handed and not self._is_mine(env.dst)
+                and env.dst[0] not in _NOT_UNICAST):
             # a message we handed on came back further along: it is looping while views differ
             # (seen: cc > r1 > t3 > r3 > cc). Acking it as a duplicate would let the last holder
             # forget it while nobody holds it; take custody again and route it anew
@@ -1518,7 +1519,7 @@ class NodeCore:
                 msg.held = True                   # routed on the first rebuild of routes
                 self._held[rec.msg_id] = msg
         # which of the other ids were handed on, and with how many hops, is not stored: a copy
-        # of one that comes back is taken into custody again as if it looped (_on_envelope),
+        # of one (unicast) that comes back is taken into custody again as if it looped (_on_envelope),
         # never acked away as a duplicate while perhaps nobody else holds it; a retransmission
         # our lost ack caused then costs one extra hop, and the next hop suppresses it
         for mid in self._seen:
