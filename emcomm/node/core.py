@@ -1006,18 +1006,29 @@ class NodeCore:
                 self._remember(mid, now + SEEN_BUCKET_S)     # still held here: looked at again later
 
     def _forget_bucket(self, b: int) -> list[bytes]:
-        """Forget the ids of bucket ``b`` (and their hand-on hop counts), except those
-        remembered again since for longer; returns those of messages still held (kept)."""
+        """Forget the ids of bucket ``b``; returns those of messages still held (kept)."""
+        _, held = self._forget_ids(b, self._seen_buckets.pop(b)[1])
+        return held
+
+    def _forget_ids(self, b: int, ids: list[bytes], limit: float = math.inf) -> tuple[int, list[bytes]]:
+        """Forget ids of bucket ``b`` from the front of ``ids`` (with their hand-on hop counts)
+        until ``limit`` are gone, except those remembered again since for longer and those of
+        messages still held here (never forgotten). Returns how many of ``ids`` were looked at
+        and the held ones."""
         seen, msgs, handed = self._seen, self._msgs, self._handed
         held: list[bytes] = []
-        for mid in self._seen_buckets.pop(b)[1]:
+        gone = i = 0
+        while i < len(ids) and gone < limit:
+            mid = ids[i]
+            i += 1
             if seen.get(mid) == b:
                 if mid in msgs:
                     held.append(mid)
                 else:
                     del seen[mid]
                     handed.pop(mid, None)
-        return held
+                    gone += 1
+        return i, held
 
     def _evict_seen(self) -> None:
         """More ids than ``seen_ids_max``: forget early the ids that would expire first (oldest
@@ -1026,26 +1037,15 @@ class NodeCore:
         delivers it once: its inbox keeps every id far longer than any TTL); what a relay keeps
         in memory stays bounded however long it runs."""
         cap = self.config.seen_ids_max
-        seen, msgs, handed = self._seen, self._msgs, self._handed
-        heap, buckets = self._seen_heap, self._seen_buckets
+        seen, heap, buckets = self._seen, self._seen_heap, self._seen_buckets
         before = len(seen)
         kept: list[tuple[int, list[bytes]]] = []
         while len(seen) > cap and heap:
             b = heap[0]
             ids = buckets[b][1]
-            excess, held, i = len(seen) - cap, [], 0
-            while i < len(ids) and excess:
-                mid = ids[i]
-                i += 1
-                if seen.get(mid) == b:
-                    if mid in msgs:
-                        held.append(mid)        # ids of messages held here are never forgotten
-                    else:
-                        del seen[mid]
-                        handed.pop(mid, None)
-                        excess -= 1
-            if i < len(ids):                    # the cap is reached inside this bucket
-                del ids[:i]
+            looked, held = self._forget_ids(b, ids, len(seen) - cap)
+            if looked < len(ids):               # the cap is reached inside this bucket
+                del ids[:looked]
                 ids.extend(held)
                 break
             heapq.heappop(heap)
