@@ -1321,14 +1321,11 @@ class NodeCore:
         The common copy (a message that goes in one frame, on a link without a send interval,
         telemetry off) is handled here in line: the same steps as ``_take_data``,
         ``_await_ack`` and ``_transmit``, which every other copy still goes through."""
-        queue, take, transmit = link.queue, self._take_data, self._transmit
-        cfg = self.config
+        queue, cfg = link.queue, self.config
         burst_s = cfg.pacing_burst_s
         if link.profile.min_interval_s > 0 or cfg.telemetry:
-            while queue and now >= link.next_send_s and link.busy_until_s <= now + burst_s:
-                got = take(link, now, out)
-                if got is not None:
-                    transmit(link, got[0], got[1], now, out)
+            while queue and self._can_send(link, now):
+                self._send_next_data(link, now, out)
             return
         mtu, lid, inflight = link.profile.mtu_bytes, link.link_id, link.inflight
         bits_per_s = max(link.rate_bps, 1e-9)
@@ -1344,9 +1341,7 @@ class NodeCore:
             data = in_transit(copy.msg, now) if copy.frames is None else None
             if data is None or len(data) > mtu:                 # cut (or to be cut) in fragments: the full path
                 queue.push(copy, env.priority, front=True)
-                got = take(link, now, out)
-                if got is not None:
-                    transmit(link, got[0], got[1], now, out)
+                self._send_next_data(link, now, out)
                 continue
             size = len(data)
             copy.frames, copy.next_frag, copy.sent_once = [data], 1, True
@@ -1370,6 +1365,12 @@ class NodeCore:
             counters["tx_frames"] += sent
             if len(heap) > self._rtx_compact_at:
                 self._compact_rtx()
+
+    def _send_next_data(self, link: _Link, now: float, out: list[Action]) -> None:
+        """Transmit the next data frame of ``link``'s queue (if its copy is still wanted)."""
+        got = self._take_data(link, now, out)
+        if got is not None:
+            self._transmit(link, got[0], got[1], now, out)
 
     def _take_data(self, link: _Link, now: float, out: list[Action]) -> tuple[bytes, int] | None:
         """Pop the head of ``link``'s queue: its next frame and class to transmit, or None
