@@ -541,8 +541,8 @@ class NodeRuntime:
                     self.counters["store.inbox_expired"] += st.expire_inbox(now - INBOX_KEEP_S)
             except EmcommError as exc:
                 log.error("pruning expired seen ids failed (retried in %.0f s): %s", SEEN_PRUNE_PERIOD_S, exc)
-        if (self.counters["frames_in"] - self._frames_at_trim >= HEAP_TRIM_AFTER_FRAMES
-                and now - self._last_input_s >= HEAP_TRIM_QUIET_S):
+        trim_at = self._heap_trim_at()
+        if trim_at is not None and now >= trim_at:
             # a busy spell is over: without this RSS stays at its busiest level (heap.py)
             self._frames_at_trim = self.counters["frames_in"]
             if heap.trim():
@@ -568,9 +568,17 @@ class NodeRuntime:
                 deadlines.append(t)
         if self._failed is not None:
             deadlines.append(self._retry_at)
-        if self.counters["frames_in"] - self._frames_at_trim >= HEAP_TRIM_AFTER_FRAMES:
-            deadlines.append(self._last_input_s + HEAP_TRIM_QUIET_S)
+        trim_at = self._heap_trim_at()
+        if trim_at is not None:
+            deadlines.append(trim_at)
         return max(0.0, min(deadlines) - now)
+
+    def _heap_trim_at(self) -> float | None:
+        """When the heap is to be trimmed: once no frame has come for HEAP_TRIM_QUIET_S after
+        HEAP_TRIM_AFTER_FRAMES since the last trim (None: not enough frames yet)."""
+        if self.counters["frames_in"] - self._frames_at_trim < HEAP_TRIM_AFTER_FRAMES:
+            return None
+        return self._last_input_s + HEAP_TRIM_QUIET_S
 
     # -- input -----------------------------------------------------------------------
     def _read_peers(self, now: float) -> None:
