@@ -279,23 +279,18 @@ def encode_in_transit(env: Envelope, ttl_s: float, hop_count: int) -> bytes:
     >>> encode_in_transit(e, 59.5, 1) == encode_envelope(dataclasses.replace(e, ttl_s=59.5, hop_count=1))
     True
     """
-    created_s = env.created_s
-    if isinstance(created_s, float) and created_s.is_integer() and -2**53 < created_s < 2**53:
-        created_s = int(created_s)      # _num in line: a relay does this for every frame
-    if isinstance(ttl_s, float) and ttl_s.is_integer() and -2**53 < ttl_s < 2**53:
-        ttl_s = int(ttl_s)
     fields: list[Any] = [
         WIRE_VERSION, _RECEIPT if env.content_type == _ACK else _DATA,
-        env.msg_id, env.src, env.dst, env.priority, env.content_type, env.flags, created_s,
-        ttl_s, hop_count, env.hop_limit, env.body,
+        env.msg_id, env.src, env.dst, env.priority, env.content_type, env.flags, _num(env.created_s),
+        _num(ttl_s), hop_count, env.hop_limit, env.body,
     ]
     if env.ext:
         fields.append(dict(env.ext))
-    return _packb(fields, use_bin_type=True)
+    return _pack(fields)
 
 
 _DATA, _RECEIPT, _ACK = int(FrameType.DATA), int(FrameType.RECEIPT), int(ContentType.ACK)
-_packb, _unpackb = msgpack.packb, msgpack.unpackb
+_unpackb = msgpack.unpackb
 
 
 def encode_hop_ack(msg_ids: "tuple[bytes, ...] | list[bytes]") -> bytes:
