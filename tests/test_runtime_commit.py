@@ -3,12 +3,14 @@ stored; a failed commit acknowledges nothing and is retried until it succeeds.""
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import os
 import socket
 import threading
 import time
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 import pytest
 import zmq
@@ -18,6 +20,7 @@ from emcomm.node import wire
 from emcomm.node.api import ApiClient
 from emcomm.node.config import config_from_flags
 from emcomm.node.runtime import NodeRuntime
+from emcomm.node.store import Store
 
 
 def _port() -> int:
@@ -121,25 +124,35 @@ def test_a_node_process_freezes_start_up_objects_and_collects_less_often() -> No
     assert out.split() == ["True", "True", "True"]
 
 
-def test_expired_seen_ids_are_pruned_from_the_store(tmp_path: Path) -> None:
-    from emcomm.node.store import Store
+NOW_S = 1_000_000.0
 
+
+@contextlib.contextmanager
+def _node_over_seen_ids(tmp_path: Path, seen: list[tuple[bytes, float]], **cfg_changes: Any) -> Iterator[NodeRuntime]:
+    """Node "a" (emulation off, clock fixed at NOW_S), started over a store already holding
+    ``seen``; closed on leaving. Its store is at ``tmp_path / "a" / "node.db"``."""
     cfg = config_from_flags("a", f"tcp://127.0.0.1:{_port()}", [f"b=tcp://127.0.0.1:{_port()}:fibre"],
                             str(tmp_path / "a"), api=f"tcp://127.0.0.1:{_port()}", emulation=False)
+    cfg = dataclasses.replace(cfg, **cfg_changes)
     cfg.data_dir.mkdir(parents=True)
-    now = 1_000_000.0
     with Store.open(cfg.store_path) as s:
-        s.mark_seen([(bytes([i]) * 16, now - 10 if i < 30 else now + 3600) for i in range(50)])
+        s.mark_seen(seen)
     ctx = zmq.Context()
-    rt = NodeRuntime(cfg, context=ctx, clock=lambda: now)
+    rt = NodeRuntime(cfg, context=ctx, clock=lambda: NOW_S)
     try:
         rt.start()
-        rt.step(now)
-        assert rt.counters["store.seen_expired"] == 30
+        yield rt
     finally:
         rt.close()
         ctx.term()
-    with Store.open(cfg.store_path) as s:
+
+
+def test_expired_seen_ids_are_pruned_from_the_store(tmp_path: Path) -> None:
+    with _node_over_seen_ids(tmp_path, [(bytes([i]) * 16, NOW_S - 10 if i < 30 else NOW_S + 3600)
+                                        for i in range(50)]) as rt:
+        rt.step(NOW_S)
+        assert rt.counters["store.seen_expired"] == 30
+    with Store.open(tmp_path / "a" / "node.db") as s:
         assert len(s.load(now=0.0).seen) == 20, "ids still within their lifetime are kept"
 
 
@@ -170,28 +183,12 @@ def test_a_record_forgotten_before_its_commit_is_neither_written_nor_deleted() -
 
 
 def test_a_node_reads_back_only_as_many_seen_ids_as_it_keeps(tmp_path: Path) -> None:
-    import dataclasses
-
-    from emcomm.node.store import Store
-
-    cfg = config_from_flags("a", f"tcp://127.0.0.1:{_port()}", [f"b=tcp://127.0.0.1:{_port()}:fibre"],
-                            str(tmp_path / "a"), api=f"tcp://127.0.0.1:{_port()}", emulation=False)
-    cfg = dataclasses.replace(cfg, seen_ids_max=20)
-    cfg.data_dir.mkdir(parents=True)
-    now = 1_000_000.0
-    with Store.open(cfg.store_path) as s:
-        s.mark_seen([(bytes([i]) * 16, now + 60 * (i + 1)) for i in range(50)])
-    ctx = zmq.Context()
-    rt = NodeRuntime(cfg, context=ctx, clock=lambda: now)
-    try:
-        rt.start()
+    with _node_over_seen_ids(tmp_path, [(bytes([i]) * 16, NOW_S + 60 * (i + 1)) for i in range(50)],
+                             seen_ids_max=20) as rt:
         assert rt.core is not None and rt.core.config.seen_ids_max == 20
         assert set(rt.core._seen) == {bytes([i]) * 16 for i in range(30, 50)}, "those that expire last"
-    finally:
-        rt.close()
-        ctx.term()
-    with Store.open(cfg.store_path) as s:
-        assert len(s.load(now).seen) == 50, "the store keeps them all until they expire"
+    with Store.open(tmp_path / "a" / "node.db") as s:
+        assert len(s.load(NOW_S).seen) == 50, "the store keeps them all until they expire"
 
 
 def test_after_a_busy_spell_the_heap_is_given_back_once_frames_stop(relay, monkeypatch) -> None:
