@@ -30,6 +30,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Iterator
 
 import msgpack
 import zmq
@@ -113,6 +114,18 @@ class Bare:
 
 
 # -- emcomm relay --------------------------------------------------------------------
+def _waiting_frames(sock: zmq.Socket) -> Iterator[bytes]:
+    """The frame of each peer message waiting on ``sock`` ([routing id, link id, frame])."""
+    recv = sock.recv
+    while True:
+        try:
+            recv(zmq.NOBLOCK)
+        except zmq.Again:
+            return
+        recv()
+        yield recv()
+
+
 class Relay:
     """A real `emcomm node` process between a source and a sink played by this process."""
 
@@ -185,25 +198,14 @@ class Relay:
         harness shares the machine's cores with the relay and should take no more than it must.
         """
         acked = got = 0
-        recv = self.src_in.recv
-        while True:
-            try:
-                recv(zmq.NOBLOCK)
-            except zmq.Again:
-                break
-            recv()
-            f = decode(recv())
+        for data in _waiting_frames(self.src_in):
+            f = decode(data)
             if isinstance(f, HopAck):
                 acked += len(f.msg_ids)
         ids = []
-        recv, unpackb, strict = self.sink_in.recv, msgpack.unpackb, self.strict_map_key
-        while True:
-            try:
-                recv(zmq.NOBLOCK)
-            except zmq.Again:
-                break
-            recv()
-            f = unpackb(recv(), strict_map_key=strict)
+        unpackb, strict = msgpack.unpackb, self.strict_map_key
+        for data in _waiting_frames(self.sink_in):
+            f = unpackb(data, strict_map_key=strict)
             if f[1] == FrameType.DATA:
                 ids.append(f[2])
         for i in range(0, len(ids), 1000):
