@@ -29,9 +29,7 @@ DSTS = ["b", "c", "d", "e", "a", "*", "@g", "zz"]
 def _slow_pump_data(self: NodeCore, link: Any, now: float, out: list) -> None:
     """The reference for the in-line loop: every copy through _take_data and _transmit."""
     while link.queue and self._can_send(link, now):
-        got = self._take_data(link, now, out)
-        if got is not None:
-            self._transmit(link, got[0], got[1], now, out)
+        self._send_next_data(link, now, out)
 
 
 class SlowCore(NodeCore):
