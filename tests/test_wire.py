@@ -191,12 +191,14 @@ _GOOD_DATA_FIELDS = [b"\x01" * 16, "src", "sink", 3, 0, 2, 1.7e9, 3600.0, 0, 32,
 
 
 def _fast_equals_checked(fields: list) -> None:
-    frame = [wire.WIRE_VERSION, int(wire.FrameType.DATA), *fields]
-    try:
-        expected = wire._decode_envelope(frame, wire.FrameType.DATA)
-    except RemoteInputError:
-        expected = None
-    assert wire._fast_data(frame) == expected
+    """Without ext, and with a signature block as a signed message carries it."""
+    for ext in ([], [{wire.EXT_SIGNATURE: b"s" * 80}]):
+        frame = [wire.WIRE_VERSION, int(wire.FrameType.DATA), *fields, *ext]
+        try:
+            expected = wire._decode_envelope(frame, wire.FrameType.DATA)
+        except RemoteInputError:
+            expected = None
+        assert wire._flat_data(frame) == expected
 
 
 @pytest.mark.parametrize("index", range(len(_GOOD_DATA_FIELDS)))
