@@ -256,3 +256,40 @@ def test_unsigned_or_unknown_key_messages_are_not_delivered(line) -> None:
     mesh.run(mesh.t + 2)
     assert _dropped(mesh, "b", "unsigned") == 1 and _dropped(mesh, "b", "unknown_key") == 1
     assert not {b"\x0b" * 16, b"\x0c" * 16} & set(mesh.delivered_ids("b"))
+
+
+def test_audit_names_every_relayed_message_in_one_record_per_instant_sender_and_link(line, tmp_path, capsys) -> None:
+    """A burst from two senders leaves one record per sender (ids and sizes in arrival order);
+    the next instant starts new records; ``emcomm audit`` shows one line per message."""
+    from emcomm.cli import main as cli
+    from emcomm.node import audit
+
+    mesh, _, ids, _ = line
+    relay = mesh.core("r")
+    relay.security.take_audit()
+
+    def frame(src: str, n: int, size: int, hops: int = 0) -> bytes:
+        env = wire.Envelope(msg_id=bytes([n]) * 16, src=src, dst="cc", priority=int(Priority.ROUTINE),
+                            content_type=0, created_s=mesh.t, ttl_s=600.0, body=b"x" * size, hop_count=hops)
+        return wire.encode_envelope(Signer(ids[src]).sign(env))
+
+    burst = [("a-r/fibre", frame("a", 1, 10)), ("b-r/fibre", frame("b", 2, 20)), ("a-r/fibre", frame("a", 3, 30)),
+             ("a-r/fibre", frame("b", 5, 50, hops=1))]       # b's message, handed on by a
+    mesh._execute("r", relay.handle_frames(burst, mesh.t))
+    mesh._execute("r", relay.handle_frame("a-r/fibre", frame("a", 4, 40), mesh.t + 0.5))
+    records = relay.security.take_audit()
+    rx = [(r["src"], r["link"], r["via"], r["ids"], r["bytes"]) for r in records if r["ev"] == "rx"]
+    assert rx == [("a", "a-r/fibre", "a", [bytes([1]).hex() * 16, bytes([3]).hex() * 16], [10, 30]),
+                  ("b", "b-r/fibre", "b", [bytes([2]).hex() * 16], [20]),
+                  ("b", "a-r/fibre", "a", [bytes([5]).hex() * 16], [50]),
+                  ("a", "a-r/fibre", "a", [bytes([4]).hex() * 16], [40])]
+    assert relay.security.take_audit() == []
+
+    log = audit.AuditLog(tmp_path / "audit.log")
+    log.append(records)
+    log.close()
+    capsys.readouterr()
+    assert cli(["audit", "--file", str(tmp_path / "audit.log"), "--tail", "0"]) == 0
+    lines = [x for x in capsys.readouterr().out.splitlines() if " rx " in x]
+    assert [x.split("id=")[1] for x in lines] == [bytes([n]).hex() * 16 for n in (1, 3, 2, 5, 4)]
+    assert all("ROUTINE" in x and "→ cc" in x for x in lines)

@@ -59,7 +59,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     a.add_argument("--data-dir", default=".", help="the node's data directory (default: .)")
     a.add_argument("--file", help="an audit log file (instead of DATA_DIR/audit.log)")
     a.add_argument("--verify", action="store_true", help="check the hash chain; exit 1 if it is broken")
-    a.add_argument("--tail", type=int, default=20, help="records to show (0: all)")
+    a.add_argument("--tail", type=int, default=20, help="message events to show, newest last (0: all)")
     a.set_defaults(func=run_audit)
 
 
@@ -153,11 +153,13 @@ def run_audit(args: argparse.Namespace) -> int:
               f"({result.records} record(s) before it verify)")
         return 1
     records = list(audit_mod.read(path))
-    shown = records[-args.tail:] if args.tail else records
-    for r in shown:
+    events = [(r, msg_id) for r in records for msg_id in audit_mod.message_ids(r)]
+    shown = events[-args.tail:] if args.tail else events
+    for r, msg_id in shown:
         prio = Priority(r["prio"]).name if isinstance(r.get("prio"), int) and 0 <= r["prio"] <= 3 else r.get("prio")
         extra = f" reason={r['reason']}" if "reason" in r else ""
         print(f"#{r.get('seq')} t={r.get('t')} {r.get('ev'):<9} {prio:<9} {r.get('src')} → {r.get('dst')} "
-              f"link={r.get('link') or '-'} via={r.get('via') or '-'} id={r.get('id')}{extra}")
-    print(f"{len(shown)} of {len(records)} record(s); chain {'intact' if result.ok else 'BROKEN at line %d' % result.bad_line}")
+              f"link={r.get('link') or '-'} via={r.get('via') or '-'} id={msg_id}{extra}")
+    print(f"{len(shown)} of {len(events)} message event(s) in {len(records)} record(s); "
+          f"chain {'intact' if result.ok else 'BROKEN at line %d' % result.bad_line}")
     return 0

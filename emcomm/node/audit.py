@@ -99,6 +99,20 @@ def read(path: str | os.PathLike[str]) -> Iterator[dict[str, Any]]:
                 yield json.loads(line)
 
 
+def message_ids(record: Mapping[str, Any]) -> list[Any]:
+    """The message ids a record names, in order: its ``ids`` list (one record stands for the
+    messages of one instant that share its other fields), or the single ``id`` of a record
+    written one per message.
+
+    >>> message_ids({"ev": "rx", "ids": ["0a", "0b"]}), message_ids({"ev": "rx", "id": "0c"})
+    (['0a', '0b'], ['0c'])
+    """
+    ids = record.get("ids")
+    if isinstance(ids, list):
+        return ids
+    return [record.get("id")]
+
+
 def verify(path: str | os.PathLike[str]) -> Verification:
     """Re-compute the chain; the first line that does not match is reported."""
     head, n = GENESIS, 0

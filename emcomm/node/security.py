@@ -6,7 +6,10 @@ destination always and at a relay for FLASH/IMMEDIATE, roster updates and anythi
 suspect neighbour, rate-limit each sender per class, identify and cut off a neighbour that
 passes forged messages, and accept only newer authority-signed rosters. It is sans-I/O like
 the core (``now`` is an argument); audit records are gathered in ``audit_pending`` for the
-runtime to write.
+runtime to write. One record stands for the messages of one instant (to the millisecond)
+with the same event, sender, destination, class, content type, link and neighbour: its
+``ids`` and ``bytes`` list each of them, in order. A busy relay writes one record per burst,
+not per message, and every message is still named.
 
 Cut-off rule (who is cut off when). A neighbour is cut off -- refused on every link, its
 connections closed, its key off this node's ZAP allowlist -- only when the evidence says it
@@ -102,6 +105,8 @@ class NodeSecurity:
         self.counters: collections.Counter[str] = collections.Counter()
         self.audit_enabled = audit
         self.audit_pending: list[dict[str, Any]] = []
+        self._audit_open: dict[tuple[Any, ...], dict[str, Any]] = {}    # the pending records, by what they share
+        self._audit_ids = 0
         self.on_roster: Callable[[Roster], None] | None = None    # the runtime updates ZAP and files
 
     # -- outgoing -----------------------------------------------------------------------
@@ -236,13 +241,23 @@ class NodeSecurity:
 
     # -- audit --------------------------------------------------------------------------
     def _audit(self, now: float, ev: str, env: Envelope, link_id: str, via: str, **extra: Any) -> None:
-        if not self.audit_enabled or len(self.audit_pending) >= MAX_AUDIT_PENDING:
+        if not self.audit_enabled or self._audit_ids >= MAX_AUDIT_PENDING:
             return
-        self.audit_pending.append({"t": round(now, 3), "ev": ev, "id": env.msg_id.hex(), "src": env.src,
-                                   "dst": env.dst, "prio": env.priority, "ct": env.content_type,
-                                   "bytes": len(env.body), "link": link_id, "via": via, **extra})
+        self._audit_ids += 1
+        t = round(now, 3)
+        key = (t, ev, env.src, env.dst, env.priority, env.content_type, link_id, via, *extra.items())
+        rec = self._audit_open.get(key)
+        if rec is not None:
+            rec["ids"].append(env.msg_id.hex())
+            rec["bytes"].append(len(env.body))
+            return
+        rec = self._audit_open[key] = {"t": t, "ev": ev, "ids": [env.msg_id.hex()], "src": env.src, "dst": env.dst,
+                                       "prio": env.priority, "ct": env.content_type, "bytes": [len(env.body)],
+                                       "link": link_id, "via": via, **extra}
+        self.audit_pending.append(rec)
 
     def take_audit(self) -> list[dict[str, Any]]:
         """Audit records gathered since the last call (the runtime writes them)."""
         out, self.audit_pending = self.audit_pending, []
+        self._audit_open, self._audit_ids = {}, 0
         return out
