@@ -371,7 +371,7 @@ def store_commit_latencies(data_dir: Path, n: int) -> list[float]:
         for _ in range(n):
             rec = MessageRecord(os.urandom(16), 3, os.urandom(1100), "queued", {"exp": 1.0}, 0.0)
             t0 = time.perf_counter()
-            store.commit(Batch(puts=(rec,), seen=((rec.msg_id, 1e9),), forgets=(prev,) if prev else ()))
+            store.commit(Batch(puts=(rec,), seen=((rec.msg_id, 1e9, 0),), forgets=(prev,) if prev else ()))
             out.append(time.perf_counter() - t0)
             prev = rec.msg_id
     return out

@@ -79,10 +79,9 @@ def test_copy_coming_back_while_our_copy_awaits_its_ack_is_not_acked_away() -> N
 
 
 def test_after_a_restart_a_copy_coming_back_is_taken_into_custody_again_not_acked_away() -> None:
-    """The hop count a message was handed on with is not stored: after a restart the relay
-    cannot tell a looping copy from a retransmission. It takes either into custody again (a
-    retransmission then costs one extra hop, which the next hop suppresses) rather than ack a
-    looping copy away while perhaps nobody else holds it."""
+    """The store keeps the hop count each id arrived with, so a restarted relay still tells a
+    copy that looped (more hops) from a retransmission: the looping copy is taken into custody
+    again, never acked away while perhaps nobody else holds it."""
     mesh, mid, env = _line()
     mesh.crash("r")
     mesh.restart("r")
@@ -102,6 +101,34 @@ def test_after_a_restart_a_copy_coming_back_is_taken_into_custody_again_not_acke
     mesh.restart("r")
     actions = mesh.core("r").handle_frame("rb", wire.encode_envelope(first), mesh.t)
     assert any(isinstance(x, Dropped) and x.reason == "duplicate" for x in actions)
+
+
+def test_after_a_restart_a_retransmission_with_the_same_hops_is_still_a_duplicate() -> None:
+    """The relay's ack was lost in the crash: the previous hop sends the message again. The
+    relay handed it on before the crash, so it acks it as a duplicate and sends nothing more
+    (without the stored hop count it took such a copy into custody again: one extra hop for
+    every message whose ack the crash cut off, on Beidou a minute each); a message that
+    originated at the restarted node still counts any returning copy as looping."""
+    mesh, mid, _ = _line()
+    first = next(f for _, f in mesh.data_sends("a", "ar") if f.msg_id == mid)
+    mesh.crash("r")
+    mesh.restart("r")
+    assert mesh.core("r")._handed[mid] == first.hop_count
+    since = len(mesh.nodes["r"].sent)
+    handed_before = sum(f.msg_id == mid for _, f in mesh.data_sends("r", "rb"))
+    actions = mesh.core("r").handle_frame("ar", wire.encode_envelope(first), mesh.t)
+    assert any(isinstance(x, Dropped) and x.reason == "duplicate" for x in actions)
+    assert not any(isinstance(x, Persist) and x.records for x in actions)
+    mesh._execute("r", actions)
+    mesh.run(mesh.t + 20.0)
+    assert _acked_on(mesh, "r", "ar", mid, since), "acked again: the sender can forget it"
+    assert sum(f.msg_id == mid for _, f in mesh.data_sends("r", "rb")) == handed_before, "not handed on again"
+    assert mesh.core("r").counters["loops_recovered"] == 0 and mesh.delivered_ids("b") == [mid]
+    own = mesh.submit("r", "b", Priority.ROUTINE, b"from r")
+    mesh.run(mesh.t + 10.0)
+    mesh.crash("r")
+    mesh.restart("r")
+    assert mesh.core("r")._handed[own] == -1
 
 
 def test_after_a_restart_a_late_copy_of_a_group_message_is_still_a_duplicate() -> None:

@@ -32,9 +32,11 @@ class FakeStore:
     kv: dict[str, bytes] = dataclasses.field(default_factory=dict)
     inbox: dict[bytes, wire.Envelope] = dataclasses.field(default_factory=dict)
     ever_written: set[bytes] = dataclasses.field(default_factory=set)   # every record id ever put
+    hops: dict[bytes, int] = dataclasses.field(default_factory=dict)     # seen id -> hops it arrived with
 
     def load(self) -> RestoredState:
-        return RestoredState(records=list(self.records.values()), seen=dict(self.seen), kv=dict(self.kv))
+        return RestoredState(records=list(self.records.values()), seen=dict(self.seen), kv=dict(self.kv),
+                             hops=dict(self.hops))
 
 
 @dataclasses.dataclass
@@ -166,8 +168,9 @@ class Mesh:
                 continue
             node.store.records[rec.msg_id] = rec
             node.store.ever_written.add(rec.msg_id)
-        for mid, until in persist.seen:
+        for mid, until, hops in persist.seen:
             node.store.seen[mid] = until
+            node.store.hops[mid] = hops
         for k, v in persist.kv:
             node.store.kv[k] = v
 

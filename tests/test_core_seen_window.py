@@ -111,14 +111,15 @@ def test_ids_of_messages_held_here_are_never_forgotten_early() -> None:
 def test_a_restart_reads_back_the_ids_that_expire_last_up_to_the_cap(tmp_path: Path) -> None:
     with Store.open(tmp_path / "n.db") as s:
         ids = [os.urandom(16) for _ in range(2000)]
-        s.commit(Batch(seen=tuple((m, 100.0 + i) for i, m in enumerate(ids))))
-        s.commit(Batch(seen=((ids[0], 5000.0),)))      # remembered again, for longer: its latest expiry
+        s.commit(Batch(seen=tuple((m, 100.0 + i, 1) for i, m in enumerate(ids))))
+        s.commit(Batch(seen=((ids[0], 5000.0, 3),)))   # remembered again, for longer: its latest row counts
         state = s.load(50.0, seen_max=CAP)
         everything = s.load(50.0)
-    assert len(everything.seen) == 2000 and everything.seen[ids[0]] == 5000.0
+    assert len(everything.seen) == 2000 and everything.seen[ids[0]] == 5000.0 and everything.hops[ids[0]] == 3
     assert set(state.seen) == {ids[0], *ids[-(CAP - 1):]} and state.seen[ids[0]] == 5000.0
     core = NodeCore("r", NodeConfig(links={IN: ("src", make_profile("fibre"))}, seen_ids_max=CAP), restored=state)
     assert set(core._seen) == set(state.seen)
+    assert core._handed[ids[0]] == 3 and core._handed[ids[-1]] == 1, "each with the hop count it arrived with"
 
 
 def test_a_bad_cap_is_refused_with_a_clear_error() -> None:

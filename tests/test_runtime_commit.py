@@ -128,7 +128,7 @@ NOW_S = 1_000_000.0
 
 
 @contextlib.contextmanager
-def _node_over_seen_ids(tmp_path: Path, seen: list[tuple[bytes, float]], **cfg_changes: Any) -> Iterator[NodeRuntime]:
+def _node_over_seen_ids(tmp_path: Path, seen: list[tuple[bytes, float, int]], **cfg_changes: Any) -> Iterator[NodeRuntime]:
     """Node "a" (emulation off, clock fixed at NOW_S), started over a store already holding
     ``seen``; closed on leaving. Its store is at ``tmp_path / "a" / "node.db"``."""
     cfg = config_from_flags("a", f"tcp://127.0.0.1:{_port()}", [f"b=tcp://127.0.0.1:{_port()}:fibre"],
@@ -148,7 +148,7 @@ def _node_over_seen_ids(tmp_path: Path, seen: list[tuple[bytes, float]], **cfg_c
 
 
 def test_expired_seen_ids_are_pruned_from_the_store(tmp_path: Path) -> None:
-    with _node_over_seen_ids(tmp_path, [(bytes([i]) * 16, NOW_S - 10 if i < 30 else NOW_S + 3600)
+    with _node_over_seen_ids(tmp_path, [(bytes([i]) * 16, NOW_S - 10 if i < 30 else NOW_S + 3600, 1)
                                         for i in range(50)]) as rt:
         rt.step(NOW_S)
         assert rt.counters["store.seen_expired"] == 30
@@ -169,10 +169,10 @@ def test_a_record_forgotten_before_its_commit_is_neither_written_nor_deleted() -
 
     p = _Pending()
     a, b = b"a" * 16, b"b" * 16
-    p.persist(Persist(records=(rec(a), rec(b)), seen=((a, 9.0), (b, 9.0)), kv=()))
+    p.persist(Persist(records=(rec(a), rec(b)), seen=((a, 9.0, 1), (b, 9.0, 2)), kv=()))
     p.forget((a,))
     batch = p.batch()
-    assert [r.msg_id for r in batch.puts] == [b] and batch.forgets == () and dict(batch.seen) == {a: 9.0, b: 9.0}
+    assert [r.msg_id for r in batch.puts] == [b] and batch.forgets == () and sorted(batch.seen) == [(a, 9.0, 1), (b, 9.0, 2)]
     assert p.stored_ids == [a, b] and p.size_bytes == len(rec(b).envelope)
     q = _Pending()
     q.forget((a,))                              # forgotten: the row an earlier commit wrote goes
@@ -183,7 +183,7 @@ def test_a_record_forgotten_before_its_commit_is_neither_written_nor_deleted() -
 
 
 def test_a_node_reads_back_only_as_many_seen_ids_as_it_keeps(tmp_path: Path) -> None:
-    with _node_over_seen_ids(tmp_path, [(bytes([i]) * 16, NOW_S + 60 * (i + 1)) for i in range(50)],
+    with _node_over_seen_ids(tmp_path, [(bytes([i]) * 16, NOW_S + 60 * (i + 1), 1) for i in range(50)],
                              seen_ids_max=20) as rt:
         assert rt.core is not None and rt.core.config.seen_ids_max == 20
         assert set(rt.core._seen) == {bytes([i]) * 16 for i in range(30, 50)}, "those that expire last"

@@ -26,13 +26,14 @@ def test_committed_records_survive_close_and_reopen(tmp_path: Path) -> None:
     with Store.open(path) as s:
         s.put_many([_rec(i, prio=i % 4) for i in range(20)])
         s.forget_many([_rec(3).msg_id, _rec(4).msg_id])
-        s.mark_seen([(b"a" * 16, 100.0), (b"b" * 16, 5.0)])
+        s.mark_seen([(b"a" * 16, 100.0, 2), (b"b" * 16, 5.0, 0), (b"c" * 16, 100.0, -1)])
         s.set_values({"lsdb/x": b"\x01\x02", "seq": b"7"})
     with Store.open(path) as s:
         state = s.load(now=10.0)
     ids = {r.msg_id for r in state.records}
     assert ids == {_rec(i).msg_id for i in range(20) if i not in (3, 4)}
-    assert state.seen == {b"a" * 16: 100.0}, "seen ids past their expiry are not restored"
+    assert state.seen == {b"a" * 16: 100.0, b"c" * 16: 100.0}, "seen ids past their expiry are not restored"
+    assert state.hops == {b"a" * 16: 2}, "the hop count an id arrived with (none for one originated here)"
     assert state.kv == {"lsdb/x": b"\x01\x02", "seq": b"7"}
     r5 = next(r for r in state.records if r.msg_id == _rec(5).msg_id)
     assert r5 == _rec(5, prio=1)
@@ -111,7 +112,7 @@ def test_a_missing_data_directory_is_named(tmp_path: Path) -> None:
 
 def test_expire_seen_drops_only_expired_ids(tmp_path: Path) -> None:
     with Store.open(tmp_path / "n.db") as s:
-        s.mark_seen([(bytes([i]) * 16, float(i)) for i in range(10)])
+        s.mark_seen([(bytes([i]) * 16, float(i), 1) for i in range(10)])
         assert s.expire_seen(4.0) == 5
         assert sorted(s.load(0.0).seen.values()) == [5.0, 6.0, 7.0, 8.0, 9.0]
 

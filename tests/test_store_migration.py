@@ -1,5 +1,5 @@
 """Store schema migration: a version 1 store (messages and seen ids WITHOUT ROWID) opens with every
-record and seen id kept."""
+record and seen id kept; a version 4 store's seen ids gain an unknown hop count."""
 
 from __future__ import annotations
 
@@ -61,6 +61,24 @@ def test_version_1_store_keeps_every_record_after_migration(tmp_path: Path) -> N
     with Store.open(path) as s:   # a second open does not migrate again and loses nothing
         ids = {r.msg_id for r in s.load(now=0.0).records}
     assert b"\xee" * 16 in ids and bytes([0]) * 16 not in ids and len(ids) == 12
+
+
+def test_version_4_seen_ids_are_kept_with_an_unknown_hop_count(tmp_path: Path) -> None:
+    path = tmp_path / "node.db"
+    with Store.open(path):
+        pass
+    conn = sqlite3.connect(path, isolation_level=None)      # the seen table as version 4 made it
+    conn.executescript("DROP TABLE seen; CREATE TABLE seen (msg_id BLOB NOT NULL, expires_s REAL NOT NULL); "
+                       "CREATE INDEX seen_by_expiry ON seen(expires_s); PRAGMA user_version=4;")
+    conn.executemany("INSERT INTO seen VALUES (?, ?)", [(bytes([i]) * 16, 100.0) for i in range(5)])
+    conn.close()
+    with Store.open(path) as s:
+        s.mark_seen([(b"\xee" * 16, 100.0, 2)])
+        state = s.load(now=0.0)
+    assert len(state.seen) == 6 and state.hops == {b"\xee" * 16: 2}, "old rows: hop count not known"
+    conn = sqlite3.connect(path)
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    conn.close()
 
 
 def test_records_load_most_urgent_first_then_oldest(tmp_path: Path) -> None:

@@ -120,22 +120,25 @@ class RecordingSink(Protocol):
 
 @dataclasses.dataclass
 class _Store:
-    """What a node's SQLite store would hold (records by msg_id, seen ids, kv)."""
+    """What a node's SQLite store would hold (records by msg_id, seen ids and their hop counts, kv)."""
 
     records: dict[bytes, MessageRecord] = dataclasses.field(default_factory=dict)
     seen: dict[bytes, float] = dataclasses.field(default_factory=dict)
     kv: dict[str, bytes] = dataclasses.field(default_factory=dict)
+    hops: dict[bytes, int] = dataclasses.field(default_factory=dict)
 
     def apply(self, p: Persist) -> None:
         for r in p.records:
             self.records[r.msg_id] = r
-        for mid, until in p.seen:
+        for mid, until, hops in p.seen:
             self.seen[mid] = until
+            self.hops[mid] = hops
         for k, v in p.kv:
             self.kv[k] = v
 
     def load(self) -> RestoredState:
-        return RestoredState(records=list(self.records.values()), seen=dict(self.seen), kv=dict(self.kv))
+        return RestoredState(records=list(self.records.values()), seen=dict(self.seen), kv=dict(self.kv),
+                             hops=dict(self.hops))
 
 
 @dataclasses.dataclass

@@ -66,7 +66,7 @@ class Persist:
     """Make records, seen ids and node state durable together; then call ``stored``."""
 
     records: tuple[MessageRecord, ...] = ()
-    seen: tuple[tuple[bytes, float], ...] = ()   # (msg_id, expires_s)
+    seen: tuple[tuple[bytes, float, int], ...] = ()   # (msg_id, expires_s, hop count it arrived with; -1: originated)
     kv: tuple[tuple[str, bytes], ...] = ()
 
 

@@ -61,7 +61,7 @@ RECEIPT_MIN_TTL_S = 300.0                   # a receipt's way back: at least thi
 
 _NOT_UNICAST = (wire.BROADCAST, wire.GROUP_PREFIX)   # first character of a broadcast or group destination
 
-def _persist_run(out: list[Action], records: list[MessageRecord], seen: list[tuple[bytes, float]]) -> None:
+def _persist_run(out: list[Action], records: list[MessageRecord], seen: list[tuple[bytes, float, int]]) -> None:
     """One Persist for a run of relayed records taken by the fast lane (the run is emptied)."""
     if records:
         out.append(built(Persist, records=tuple(records), seen=tuple(seen), kv=()))
@@ -406,7 +406,7 @@ class NodeCore:
         self._batching, self._pump_due = True, False
         relay = self._relay_fast
         records: list[MessageRecord] = []
-        seen: list[tuple[bytes, float]] = []
+        seen: list[tuple[bytes, float, int]] = []
         try:
             for link_id, data in frames:
                 if self._started and type(data) is bytes and relay(link_id, data, now, out, records, seen):
@@ -421,7 +421,7 @@ class NodeCore:
         return out
 
     def _relay_fast(self, link_id: str, data: bytes, now: float, out: list[Action],
-                    records: list[MessageRecord], seen: list[tuple[bytes, float]]) -> bool:
+                    records: list[MessageRecord], seen: list[tuple[bytes, float, int]]) -> bool:
         """``handle_frame`` for the frame a relay sees most: a new, well-formed unicast DATA frame
         for another node, from a live neighbour, with a usable next hop. Leaves exactly the
         state ``handle_frame`` would (the message taken in cut-through, its copy queued on the
@@ -461,7 +461,7 @@ class NodeCore:
                 return True
         msg = _Msg(env, now + env.ttl_s, False, False, link_id, False)
         msg.early = True
-        seen.append((mid, self._hold(msg)))
+        seen.append((mid, self._hold(msg), env.hop_count))
         records.append(self._record(msg, now, data))
         self._enqueue(msg, to, now, out)
         return True
@@ -743,7 +743,9 @@ class NodeCore:
 
     def _accept(self, msg: _Msg, now: float, raw: bytes | None = None) -> list[Action]:
         seen_until = self._hold(msg)
-        return [built(Persist, records=(self._record(msg, now, raw),), seen=((msg.env.msg_id, seen_until),), kv=())]
+        hops = -1 if msg.local else msg.env.hop_count       # as _handed keeps it, should it be handed on
+        return [built(Persist, records=(self._record(msg, now, raw),), seen=((msg.env.msg_id, seen_until, hops),),
+                      kv=())]
 
     def _hold(self, msg: _Msg) -> float:
         """Take ``msg`` into the message table, its id into duplicate suppression and its
@@ -1519,10 +1521,13 @@ class NodeCore:
             elif env.dst != self.node_id:
                 msg.held = True                   # routed on the first rebuild of routes
                 self._held[rec.msg_id] = msg
-        # which of the other ids were handed on, and with how many hops, is not stored: a copy
-        # of one (unicast) that comes back is taken into custody again as if it looped (_on_envelope),
-        # never acked away as a duplicate while perhaps nobody else holds it; a retransmission
-        # our lost ack caused then costs one extra hop, and the next hop suppresses it
+        # the other ids' messages were handed on (or delivered here, or given up): each with
+        # the hop count it arrived with, so that a copy coming back further along is taken into
+        # custody again (_on_envelope) and a retransmission our lost ack caused is a duplicate.
+        # An id stored without its hop count (by an older version) counts as originated here:
+        # any copy of it that comes back is taken into custody again, never acked away while
+        # perhaps nobody else holds it (a retransmission then costs one extra hop)
+        hops = restored.hops
         for mid in self._seen:
             if mid not in self._msgs:
-                self._handed[mid] = -1
+                self._handed[mid] = hops.get(mid, -1)

@@ -138,7 +138,7 @@ class _Pending:
         self.puts: dict[bytes, MessageRecord] = {}
         self.forgets: set[bytes] = set()
         self.replaced: set[bytes] = set()    # put again after a forget of this batch: maybe on disk
-        self.seen: dict[bytes, float] = {}
+        self.seen: dict[bytes, tuple[float, int]] = {}   # msg_id -> (expires_s, hops it arrived with)
         self.kv: dict[str, bytes] = {}
         self.inbox: dict[bytes, InboxEntry] = {}
         self.receipts: dict[bytes, tuple[str, str, float]] = {}
@@ -153,7 +153,9 @@ class _Pending:
         for r in p.records:
             self.put(r)
             self.stored_ids.append(r.msg_id)
-        self.seen.update(p.seen)
+        seen = self.seen
+        for m, t, h in p.seen:
+            seen[m] = (t, h)
         self.kv.update(p.kv)
 
     def put(self, r: MessageRecord) -> None:
@@ -192,7 +194,7 @@ class _Pending:
         self.stored_ids = [m for m in self.stored_ids if m not in gone]
 
     def batch(self) -> Batch:
-        return Batch(tuple(self.puts.values()), tuple(self.forgets), tuple(self.seen.items()),
+        return Batch(tuple(self.puts.values()), tuple(self.forgets), tuple((m, *th) for m, th in self.seen.items()),
                      tuple(self.kv.items()), tuple(self.inbox.values()),
                      tuple((m, *r) for m, r in self.receipts.items()))
 

@@ -40,8 +40,9 @@ from emcomm.errors import StoreError
 
 log = logging.getLogger("emcomm.node")
 FULL_FLAG_ENV = "EMCOMM_STORE_FULL_FLAG"
-SCHEMA_VERSION = 4   # 2: messages is a rowid table (version 1 stores are migrated at open); 3: receipts;
-                     # 4: seen is an append-only rowid table (older stores are migrated at open)
+SCHEMA_VERSION = 5   # 2: messages is a rowid table (version 1 stores are migrated at open); 3: receipts;
+                     # 4: seen is an append-only rowid table (older stores are migrated at open);
+                     # 5: seen rows keep the hop count the message arrived with (older rows: -1)
 PAGE_SIZE_BYTES = 16384   # for new stores; an existing file keeps the page size it was made with
 # "EMCM" as a 32-bit SQLite application id: a file from another program is refused at open.
 APPLICATION_ID = 0x454D434D
@@ -57,7 +58,8 @@ CREATE TABLE IF NOT EXISTS messages (
 );
 CREATE TABLE IF NOT EXISTS seen (
     msg_id     BLOB NOT NULL,
-    expires_s  REAL NOT NULL
+    expires_s  REAL NOT NULL,
+    hops       INTEGER NOT NULL DEFAULT -1
 );              -- append-only: an id remembered twice has two rows, the later expiry wins at load
 CREATE INDEX IF NOT EXISTS seen_by_expiry ON seen(expires_s);
 CREATE TABLE IF NOT EXISTS inbox (
@@ -124,6 +126,10 @@ class StoredState:
     records: list[MessageRecord]       # most urgent first, then oldest first
     seen: dict[bytes, float]           # msg_id -> expiry time (core clock, seconds)
     kv: dict[str, bytes]               # link-state database, sequence numbers...
+    # msg_id -> the hop count the message arrived with, for the seen ids that have one (not
+    # those originated at the node, nor those stored before schema 5); the node tells a
+    # returning copy that looped from a retransmission by it
+    hops: dict[bytes, int] = dataclasses.field(default_factory=dict)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -132,7 +138,7 @@ class Batch:
 
     puts: tuple[MessageRecord, ...] = ()
     forgets: tuple[bytes, ...] = ()
-    seen: tuple[tuple[bytes, float], ...] = ()     # (msg_id, expires_s)
+    seen: tuple[tuple[bytes, float, int], ...] = ()     # (msg_id, expires_s, hops it arrived with; -1: originated)
     kv: tuple[tuple[str, bytes], ...] = ()
     inbox: tuple[InboxEntry, ...] = ()
     receipts: tuple[tuple[bytes, str, str, float], ...] = ()   # (msg_id, status, detail, t_s): latest news
@@ -224,6 +230,7 @@ class Store:
                 conn.execute(f"PRAGMA application_id={APPLICATION_ID}")
             _migrate_messages(conn)
             _migrate_seen(conn)
+            _add_seen_hops(conn)
             conn.executescript(_SCHEMA)
             conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
             if max_size_bytes is not None:
@@ -296,8 +303,8 @@ class Store:
                 if batch.forgets:
                     _rows(conn, "DELETE FROM messages WHERE msg_id IN", 1, [(_id(m),) for m in batch.forgets])
                 if batch.seen:
-                    _rows(conn, "INSERT INTO seen(msg_id, expires_s)", 2,
-                          [(_id(m), float(t)) for m, t in batch.seen])
+                    _rows(conn, "INSERT INTO seen(msg_id, expires_s, hops)", 3,
+                          [(_id(m), float(t), int(h)) for m, t, h in batch.seen])
                 if batch.kv:
                     conn.executemany("INSERT OR REPLACE INTO kv(key, value) VALUES (?, ?)",
                                      [(str(k), bytes(v)) for k, v in batch.kv])
@@ -329,8 +336,9 @@ class Store:
         """Remove message records (delivered, handed on, expired) in one transaction."""
         self.commit(Batch(forgets=tuple(msg_ids)))
 
-    def mark_seen(self, entries: Iterable[tuple[bytes, float]]) -> None:
-        """Remember message ids until their expiry time (duplicate suppression)."""
+    def mark_seen(self, entries: Iterable[tuple[bytes, float, int]]) -> None:
+        """Remember message ids until their expiry time (duplicate suppression), each with the
+        hop count its message arrived with (-1: originated here)."""
         self.commit(Batch(seen=tuple(entries)))
 
     def set_values(self, items: Mapping[str, bytes]) -> None:
@@ -366,15 +374,21 @@ class Store:
                     "ORDER BY priority, updated")
             ]
             seen: dict[bytes, float] = {}
-            for m, t in conn.execute("SELECT msg_id, expires_s FROM seen WHERE expires_s > ? ORDER BY expires_s DESC "
-                                     "LIMIT ?", (float(now), -1 if seen_max is None else int(seen_max))):
-                seen.setdefault(bytes(m), t)      # an id remembered twice: its latest expiry
+            hops: dict[bytes, int] = {}
+            for m, t, h in conn.execute("SELECT msg_id, expires_s, hops FROM seen WHERE expires_s > ? "
+                                        "ORDER BY expires_s DESC LIMIT ?",
+                                        (float(now), -1 if seen_max is None else int(seen_max))):
+                m = bytes(m)
+                if m not in seen:                 # an id remembered twice: its latest row
+                    seen[m] = t
+                    if h >= 0:
+                        hops[m] = h
             kv = {k: bytes(v) for k, v in conn.execute("SELECT key, value FROM kv")}
         except sqlite3.Error as exc:
             raise _translate(exc, self.path, "load") from exc
         except (ValueError, msgpack.UnpackException) as exc:
             raise StoreError(f"store {self.path}: a record's metadata is unreadable ({exc}); the file is corrupt") from exc
-        return StoredState(records, seen, kv)
+        return StoredState(records, seen, kv, hops)
 
     def inbox(self, after_seq: int = 0, limit: int = 1000) -> list[InboxEntry]:
         """Delivered messages with ``seq`` above ``after_seq``, oldest first (for the application).
@@ -507,6 +521,14 @@ def _migrate_seen(conn: sqlite3.Connection) -> None:
     """Turn a seen table keyed by id (versions 1-3) into the append-only table of version 4,
     keeping every id, in one transaction (its expiry index is made again by the schema)."""
     _migrate_table(conn, "seen", _SEEN_V4)
+
+
+def _add_seen_hops(conn: sqlite3.Connection) -> None:
+    """Give a seen table of versions 1-4 its hops column (-1 in every existing row: not known,
+    which the node treats as originated here; see ``NodeCore._restore``)."""
+    cols = [row[1] for row in conn.execute("PRAGMA table_info(seen)")]
+    if cols and "hops" not in cols:
+        conn.execute("ALTER TABLE seen ADD COLUMN hops INTEGER NOT NULL DEFAULT -1")
 
 
 def _migrate_table(conn: sqlite3.Connection, table: str, script: str) -> None:
