@@ -154,8 +154,9 @@ class NetSecurity:
         sec = self.security
         for k, v in self.zap.counters.items():
             runtime.counters[k] = v
-        if sec.audit_pending:
-            self.audit.append(sec.take_audit())
+        records = sec.take_audit()
+        if records:
+            self.audit.append(records)
         new_blocked = sec.blocked - self._blocked_seen
         if new_blocked:
             self._blocked_seen |= new_blocked

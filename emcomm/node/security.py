@@ -104,7 +104,6 @@ class NodeSecurity:
         self.strikes: collections.Counter[str] = collections.Counter()
         self.counters: collections.Counter[str] = collections.Counter()
         self.audit_enabled = audit
-        self.audit_pending: list[dict[str, Any]] = []
         self._audit_open: dict[tuple[Any, ...], dict[str, Any]] = {}    # the pending records, by what they share
         self._audit_ids = 0
         self.on_roster: Callable[[Roster], None] | None = None    # the runtime updates ZAP and files
@@ -251,13 +250,17 @@ class NodeSecurity:
             rec["ids"].append(env.msg_id.hex())
             rec["bytes"].append(len(env.body))
             return
-        rec = self._audit_open[key] = {"t": t, "ev": ev, "ids": [env.msg_id.hex()], "src": env.src, "dst": env.dst,
-                                       "prio": env.priority, "ct": env.content_type, "bytes": [len(env.body)],
-                                       "link": link_id, "via": via, **extra}
-        self.audit_pending.append(rec)
+        self._audit_open[key] = {"t": t, "ev": ev, "ids": [env.msg_id.hex()], "src": env.src, "dst": env.dst,
+                                 "prio": env.priority, "ct": env.content_type, "bytes": [len(env.body)],
+                                 "link": link_id, "via": via, **extra}
+
+    @property
+    def audit_pending(self) -> list[dict[str, Any]]:
+        """Audit records gathered since the last ``take_audit``, in the order they were opened."""
+        return list(self._audit_open.values())
 
     def take_audit(self) -> list[dict[str, Any]]:
         """Audit records gathered since the last call (the runtime writes them)."""
-        out, self.audit_pending = self.audit_pending, []
+        out = self.audit_pending
         self._audit_open, self._audit_ids = {}, 0
         return out
