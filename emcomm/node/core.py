@@ -149,6 +149,12 @@ class _Msg:
     early: bool = False         # forwarded while "storing" (cut-through; see _on_envelope)
     handed_early: bool = False  # ... and every copy was hop-acked before the store confirmed it
 
+    @property
+    def arrival_hops(self) -> int:
+        """The hop count it came with (-1: originated here): what ``_handed`` keeps once it is
+        handed on, and what its seen id is stored with, so that a restart keeps it too."""
+        return -1 if self.local else self.env.hop_count
+
 
 @dataclasses.dataclass(eq=False, slots=True)
 class _Copy:
@@ -743,9 +749,8 @@ class NodeCore:
 
     def _accept(self, msg: _Msg, now: float, raw: bytes | None = None) -> list[Action]:
         seen_until = self._hold(msg)
-        hops = -1 if msg.local else msg.env.hop_count       # as _handed keeps it, should it be handed on
-        return [built(Persist, records=(self._record(msg, now, raw),), seen=((msg.env.msg_id, seen_until, hops),),
-                      kv=())]
+        return [built(Persist, records=(self._record(msg, now, raw),),
+                      seen=((msg.env.msg_id, seen_until, msg.arrival_hops),), kv=())]
 
     def _hold(self, msg: _Msg) -> float:
         """Take ``msg`` into the message table, its id into duplicate suppression and its
@@ -784,7 +789,7 @@ class NodeCore:
             del self._handed[mid]
             self.counters["loops_recovered"] += 1
         elif (held is not None and held.stage == "custody" and held.copies and not self._is_mine(env.dst)
-              and env.hop_count > (-1 if held.local else held.env.hop_count)):
+              and env.hop_count > held.arrival_hops):
             # it came back further along while our own copy still awaits its hop-ack (seen: cc > r3
             # > r2 > t2 > r3 before r2's ack reached r3). Acking it now lets the sender forget it,
             # and once our copy is acked nobody holds it. Leave it unacked: the sender keeps it and
@@ -961,7 +966,7 @@ class NodeCore:
             if msg.stage == "custody":
                 dst = msg.env.dst
                 if not msg.mine and not dst.startswith(wire.GROUP_PREFIX) and dst != wire.BROADCAST:
-                    handed[mid] = -1 if msg.local else msg.env.hop_count
+                    handed[mid] = msg.arrival_hops
                 self._finish(msg, out, forget=False)
                 forgets.append(mid)
             elif msg.early and not msg.handed_early:
