@@ -5,7 +5,11 @@ Measured in one run, on loopback TCP, with the same harness process as source an
 - bare relay: a process that only unpacks and repacks msgpack (PULL → PUSH);
 - emcomm relay: a real ``emcomm node`` process (emulation off) between a source and a sink
   that speak the wire format; the relay acks the source only after the message is committed
-  and synced to SQLite, and forwards it to the sink, which hop-acks it back.
+  and synced to SQLite, and forwards it to the sink, which hop-acks it back;
+- minimal Python relay: ``minimal_relay`` below, with the same harness: the floor under any
+  relay written in Python that keeps custody (read, check, hand on, commit, ack, and nothing
+  else), so the table shows how much of the gap to the bare relay is the node's own work and
+  how much is Python, ZeroMQ and a synced store.
 
 Figures: 1 KiB messages/s (and the ratio emcomm / bare), 64 KiB goodput in Mbps, per-hop
 latency p50/p99 at light load (one message in flight at a time, a pause between messages,
@@ -58,6 +62,97 @@ def bare_relay(in_ep: str, out_ep: str) -> None:
     unpackb, packb = msgpack.unpackb, msgpack.packb
     while True:
         push.send(packb(unpackb(pull.recv())))
+
+
+def minimal_relay(config_path: str) -> None:
+    """The floor under any relay written in Python that keeps custody: read a peer frame, check
+    it (``wire.decode_data``, the node's own check), drop a duplicate, hand it on with its hop
+    count raised, and commit its record and seen id on a writer thread (the node's ``Store`` and
+    ``GroupCommitter``); ack the previous hop once the commit is synced. A record the next hop
+    acks before its commit is never written, as in the node. No priority queues, routing,
+    retransmission, liveness, security, audit or status: the node's rate over this one's is
+    what all of that costs; this one's over the bare relay's is what Python, ZeroMQ and a
+    synced store cost before any of it. Speaks the node's peer protocol to the harness.
+    """
+    import tomllib
+
+    from emcomm.node.committer import GroupCommitter
+    from emcomm.node.core import SEEN_MARGIN_S
+    from emcomm.node.wire import MAX_ACKS_PER_FRAME, decode_data, encode_in_transit
+
+    cfg = tomllib.loads(Path(config_path).read_text())
+    ctx = zmq.Context()
+    router = ctx.socket(zmq.ROUTER)
+    me = roster = None
+    if "identity" in cfg:       # MinimalSecureRelay: CURVE on every link, as the node with a roster
+        from emcomm.node.identity import load_identity
+        from emcomm.node.roster import load_roster
+        me, roster = load_identity(cfg["identity"]), load_roster(cfg["roster"])
+        router.curve_secretkey, router.curve_publickey = me.curve_secret, me.public.curve_public
+        router.curve_server = True
+    router.bind(cfg["listen"])
+    out = {}
+    for nb in cfg["neighbour"]:
+        d = ctx.socket(zmq.DEALER)
+        d.setsockopt(zmq.ROUTING_ID, cfg["id"].encode())
+        d.setsockopt(zmq.SNDHWM, 100_000)
+        if me is not None and roster is not None:
+            peer = roster.active(nb["id"])
+            assert peer is not None
+            d.curve_publickey, d.curve_secretkey = me.public.curve_public, me.curve_secret
+            d.curve_serverkey = peer.curve_public
+        d.connect(nb["endpoint"])
+        out[nb["id"]] = (d, f"{cfg['id']}-{nb['id']}/{nb['kind']}".encode())
+    (sink, sink_link), (src, src_link) = out["sink"], out["src"]
+    data_dir = Path(cfg["data_dir"])
+    data_dir.mkdir(parents=True, exist_ok=True)
+    store = Store.open(data_dir / "minimal.db")
+    committer = GroupCommitter(store)
+    held: dict[bytes, MessageRecord] = {}       # handed on, not yet acked by the next hop
+    seen: set[bytes] = set()
+    puts: dict[bytes, MessageRecord] = {}       # this batch's records (an acked one is dropped)
+    batch_seen: list[tuple[bytes, float, int]] = []
+    forgets: list[bytes] = []                   # committed earlier, acked since
+    recv, noblock, noblock_more = router.recv, zmq.NOBLOCK, zmq.NOBLOCK | zmq.SNDMORE
+    while True:
+        router.poll(1 if committer.busy or batch_seen else 100)    # idle: no busy wake-ups beside the others
+        now = time.time()
+        for _ in range(1024):
+            try:
+                recv(noblock)
+            except zmq.Again:
+                break
+            recv()
+            data = recv()
+            env = decode_data(data)
+            if env is None:
+                f = decode(data)
+                if isinstance(f, HopAck):
+                    for mid in f.msg_ids:   # a record not in this batch is in (or on its way to) the store
+                        if held.pop(mid, None) is not None and puts.pop(mid, None) is None:
+                            forgets.append(mid)
+                continue
+            mid = env.msg_id
+            if mid in seen:
+                continue
+            seen.add(mid)
+            fwd = encode_in_transit(env, env.ttl_s, env.hop_count + 1)
+            sink.send(sink_link, noblock_more)
+            sink.send(fwd, noblock)
+            rec = MessageRecord(mid, env.priority, data, "queued", {"exp": now + env.ttl_s}, now)
+            held[mid] = puts[mid] = rec
+            batch_seen.append((mid, now + env.ttl_s + SEEN_MARGIN_S, env.hop_count))
+        done = committer.result()
+        if done is not None:
+            ids, err = done
+            if err is not None:
+                raise err
+            for i in range(0, len(ids), MAX_ACKS_PER_FRAME):
+                src.send_multipart([src_link, encode_hop_ack(ids[i:i + MAX_ACKS_PER_FRAME])])
+        if not committer.busy and batch_seen:
+            committer.submit(Batch(puts=tuple(puts.values()), seen=tuple(batch_seen), forgets=tuple(forgets)),
+                             token=[m for m, _, _ in batch_seen])
+            puts, batch_seen, forgets = {}, [], []
 
 
 # -- bare relay ----------------------------------------------------------------------
@@ -150,13 +245,15 @@ class Relay:
         self.sink_in = self._server(ctx, "sink", ports["sink"])
         self.src_out = self._dealer(ctx, b"src")
         self.sink_out = self._dealer(ctx, b"sink")
-        self.proc = subprocess.Popen([sys.executable, "-m", "emcomm", "node", "--config", str(cfg), "--status-every", "0",
-                                      "--quiet"], cwd=ROOT, stdout=subprocess.DEVNULL)
+        self.proc = subprocess.Popen(self._command(cfg), cwd=ROOT, stdout=subprocess.DEVNULL)
         try:
             self.rate(200, 64)  # warm up: the path works, routes are known
         except BaseException:
             self.close()
             raise
+
+    def _command(self, cfg: Path) -> list[str]:
+        return [sys.executable, "-m", "emcomm", "node", "--config", str(cfg), "--status-every", "0", "--quiet"]
 
     def _server(self, ctx: zmq.Context, who: str, port: int) -> zmq.Socket:
         s = ctx.socket(zmq.ROUTER)
@@ -325,37 +422,55 @@ class SecureRelay(Relay):
         return self.signer.sign(env)
 
 
+class MinimalRelay(Relay):
+    """``minimal_relay`` in a process of its own, in place of the node, with the same harness."""
+
+    def _command(self, cfg: Path) -> list[str]:
+        return [sys.executable, __file__, "--minimal-relay", str(cfg)]
+
+
+class MinimalSecureRelay(MinimalRelay, SecureRelay):
+    """``minimal_relay`` with CURVE on its links and signed messages (no sender check, rate
+    limits or audit): the floor under a secure relay written in Python."""
+
+
 def security_section(ctx: zmq.Context, tmp: Path, bare: Bare, relay: Relay, n1k: int, n64k: int,
                      rounds: int) -> dict[str, float]:
     """Security off vs on, side by side in this run (interleaved with the bare relay)."""
     secure = SecureRelay(ctx, tmp / "secure-data")
     checked = SecureRelay(ctx, tmp / "checked-data", priority=1)   # IMMEDIATE: verified at the relay too
+    floor = MinimalSecureRelay(ctx, tmp / "minimal-secure-data")
     try:
-        b1, off1, on1, chk1, on64 = [], [], [], [], []
+        b1, off1, on1, chk1, on64, m1 = [], [], [], [], [], []
         for _ in range(rounds):
             b1.append(bare.rate(n1k, 1024))
             off1.append(relay.rate(n1k, 1024))
             on1.append(secure.rate(n1k, 1024))
             chk1.append(checked.rate(n1k, 1024))
+            m1.append(floor.rate(n1k, 1024))
             on64.append(secure.rate(n64k, 65536))
     finally:
+        floor.close()
         secure.close()
         checked.close()
     plain = Envelope(msg_id=os.urandom(16), src="src", dst="sink", priority=3, content_type=0,
                      created_s=time.time(), ttl_s=3600.0, body=b"x" * 1024)
     sig_bytes = len(encode_envelope(secure.signer.sign(plain))) - len(encode_envelope(plain))
-    b1m, off1m, on1m, chk1m, on64m = (statistics.median(x) for x in (b1, off1, on1, chk1, on64))
+    b1m, off1m, on1m, chk1m, on64m, m1m = (statistics.median(x) for x in (b1, off1, on1, chk1, on64, m1))
     print(f"\nsecurity (issue 6)        {'bare relay':>14}{'security off':>14}{'security on':>14}  note")
     print(f"{'1 KiB msgs/s ROUTINE':26}{b1m:>14,.0f}{off1m:>14,.0f}{on1m:>14,.0f}  "
           f"on/bare {on1m / b1m:.3f} (target ≥ 0.15)")
     print(f"{'1 KiB msgs/s IMMEDIATE':26}{'':>14}{'':>14}{chk1m:>14,.0f}  every message verified at the relay too: "
           f"on/bare {chk1m / b1m:.3f}")
+    print(f"{'1 KiB msgs/s, minimal':26}{'':>14}{'':>14}{m1m:>14,.0f}  a minimal Python relay with CURVE links and signed "
+          f"messages (no checks, limits or audit): {m1m / b1m:.3f}")
     print(f"{'64 KiB goodput Mbps':26}{'':>14}{'':>14}{on64m * 65536 * 8 / 1e6:>14,.0f}  target ≥ 300")
     print(f"{'overhead bytes per msg':26}{'':>14}{0:>14}{sig_bytes:>14}  signature block, on every link kind "
           f"(target ≤ 100); CURVE adds {2 * CURVE_BYTES_PER_FRAME} per message on a ZeroMQ link")
     return {"secure_vs_bare_1k": round(on1m / b1m, 4), "secure_goodput_mbps_64k": round(on64m * 65536 * 8 / 1e6, 1),
             "secure_msgs_per_s_1k": round(on1m), "insecure_msgs_per_s_1k_same_rounds": round(off1m),
             "secure_verified_vs_bare_1k": round(chk1m / b1m, 4),
+            "minimal_secure_python_relay_vs_bare_1k": round(m1m / b1m, 4),
             "secure_overhead_bytes_per_msg": sig_bytes, "curve_overhead_bytes_per_msg": 2 * CURVE_BYTES_PER_FRAME}
 
 
@@ -386,39 +501,51 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="fewer messages (a smoke run)")
     ap.add_argument("--bare-relay", nargs=2, metavar=("IN", "OUT"), help=argparse.SUPPRESS)
+    ap.add_argument("--minimal-relay", metavar="CONFIG", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.bare_relay:
         bare_relay(*args.bare_relay)
+        return
+    if args.minimal_relay:
+        minimal_relay(args.minimal_relay)
         return
     n1k, n64k, nlat, idle_s, rounds = (5000, 300, 200, 3.0, 1) if args.quick else (40000, 2000, 1000, 10.0, 3)
     ctx = zmq.Context()
     with tempfile.TemporaryDirectory() as tmp:
         bare = Bare(ctx)
         relay = Relay(ctx, Path(tmp) / "relay-data")
+        floor = MinimalRelay(ctx, Path(tmp) / "minimal-data")
         try:
             idle_cpu, rss_mb = relay.idle(idle_s)   # a fresh node, as a responder's laptop runs it
-            b1, r1, b64, r64, cpu1 = [], [], [], [], []
+            b1, r1, b64, r64, cpu1, m1, mcpu1 = [], [], [], [], [], [], []
             for _ in range(rounds):  # interleaved so both see the same machine load
                 b1.append(bare.rate(n1k, 1024))
                 c0 = relay.cpu_s()
                 r1.append(relay.rate(n1k, 1024))
                 cpu1.append((relay.cpu_s() - c0) / n1k)
+                c0 = floor.cpu_s()
+                m1.append(floor.rate(n1k, 1024))
+                mcpu1.append((floor.cpu_s() - c0) / n1k)
                 b64.append(bare.rate(n64k, 65536))
                 r64.append(relay.rate(n64k, 65536))
+            floor.close()       # not running beside the latency and idle figures
             bare_lat = bare.latencies(nlat, 1024)
             relay_lat = relay.latencies(nlat, 1024)
             disk_lat = store_commit_latencies(Path(tmp), nlat // 2)
             _, rss_after_mb = relay.idle(4.0)     # idle again after holding up to a window of 64 KiB messages
             sec = security_section(ctx, Path(tmp), bare, relay, n1k, n64k // 2, rounds)
         finally:
+            floor.close()
             relay.close()
             bare.close()
-    b1m, r1m, b64m, r64m = (statistics.median(x) for x in (b1, r1, b64, r64))
+    b1m, r1m, b64m, r64m, m1m = (statistics.median(x) for x in (b1, r1, b64, r64, m1))
     goodput = r64m * 65536 * 8 / 1e6
     rows = [
         ("1 KiB msgs/s", f"{b1m:,.0f}", f"{r1m:,.0f}", f"ratio {r1m / b1m:.3f} (target ≥ 0.25)"),
         ("64 KiB goodput Mbps", f"{b64m * 65536 * 8 / 1e6:,.0f}", f"{goodput:,.0f}", "target ≥ 300"),
         ("relay CPU µs/msg (1 KiB)", "", f"{statistics.median(cpu1) * 1e6:.0f}", "user + system, whole process"),
+        ("minimal Python relay", f"{m1m:,.0f}", f"{statistics.median(mcpu1) * 1e6:.0f}",
+         f"1 KiB msgs/s and CPU µs/msg; ratio {m1m / b1m:.3f}: read, check, hand on, commit, ack, nothing else"),
         ("latency p50 ms (1 KiB)", f"{pct(bare_lat, 50) * 1e3:.2f}", f"{pct(relay_lat, 50) * 1e3:.2f}", ""),
         ("latency p99 ms (1 KiB)", f"{pct(bare_lat, 99) * 1e3:.2f}", f"{pct(relay_lat, 99) * 1e3:.2f}", "target < 5"),
         ("disk commit p50/p99 ms", "", f"{pct(disk_lat, 50) * 1e3:.2f}/{pct(disk_lat, 99) * 1e3:.2f}",
@@ -435,6 +562,8 @@ def main() -> None:
         "relay_vs_bare_1k": round(r1m / b1m, 4), "goodput_mbps_64k": round(goodput, 1),
         "bare_msgs_per_s_1k": round(b1m), "relay_msgs_per_s_1k": round(r1m),
         "relay_cpu_us_per_msg_1k": round(statistics.median(cpu1) * 1e6, 1),
+        "minimal_python_relay_vs_bare_1k": round(m1m / b1m, 4), "minimal_python_relay_msgs_per_s_1k": round(m1m),
+        "minimal_python_relay_cpu_us_per_msg_1k": round(statistics.median(mcpu1) * 1e6, 1),
         "relay_latency_p50_ms": round(pct(relay_lat, 50) * 1e3, 3),
         "relay_latency_p99_ms": round(pct(relay_lat, 99) * 1e3, 3),
         "bare_latency_p99_ms": round(pct(bare_lat, 99) * 1e3, 3),
