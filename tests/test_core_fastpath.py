@@ -146,6 +146,25 @@ def test_the_fast_lane_is_taken_for_a_plain_relayed_message() -> None:
     assert [a.link_id for a in out if isinstance(a, Transmit)] == ["ac"]
 
 
+def test_a_message_cut_in_fragments_on_the_in_line_path_is_encoded_once() -> None:
+    fast, slow = _cores(telemetry=False)
+    _step(fast, slow, "a small one first (the link's adverts go out)",
+          lambda c: c.handle_frames([("ab", _data(9, "e", 3, 600.0, (0, 32), 10, "b"))], 1.0))
+    frame = _data(8, "e", 3, 600.0, (0, 32), 2000, "b")     # 2 KB to e: over the 300-byte link "ae"
+    calls = []
+
+    def counted(c: NodeCore) -> list:
+        with mock.patch.object(wire, "encode_in_transit", wraps=wire.encode_in_transit) as enc:
+            out = c.handle_frames([("ab", frame)], 2.0)
+        calls.append(enc.call_count)
+        return out
+
+    out = _step(fast, slow, "the 2 KB one", counted)
+    fragments = [a for a in out if isinstance(a, Transmit) and a.link_id == "ae"]
+    assert len(fragments) > 1 and all(len(a.data) <= 300 for a in fragments)
+    assert calls == [1, 1]          # the in-line loop cuts the frame it encoded, as the full path does
+
+
 def _decoded(data: bytes) -> Any:
     """``wire.decode`` with its shortcut for flat DATA frames switched off: the field-by-field
     checks are the reference the shortcuts are held to."""

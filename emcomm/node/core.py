@@ -923,9 +923,12 @@ class NodeCore:
         link.queue.push(copy, msg.env.priority)
         self._touched[link.link_id] = link
 
-    def _frames_for(self, copy: _Copy, link: _Link, now: float) -> list[bytes] | None:
+    def _frames_for(self, copy: _Copy, link: _Link, now: float, data: bytes | None = None) -> list[bytes] | None:
+        """``copy``'s frames for ``link`` (``data``: its frame as ``_in_transit`` encodes it now,
+        when the caller has it already); None when it cannot be cut to fit."""
         try:
-            return split(self._in_transit(copy.msg, now), copy.msg.env.msg_id, link.profile.mtu_bytes)
+            return split(self._in_transit(copy.msg, now) if data is None else data, copy.msg.env.msg_id,
+                         link.profile.mtu_bytes)
         except UsageError:
             return None
 
@@ -1347,6 +1350,8 @@ class NodeCore:
             env = copy.msg.env
             data = in_transit(copy.msg, now) if copy.frames is None else None
             if data is None or len(data) > mtu:                 # cut (or to be cut) in fragments: the full path
+                if data is not None:        # cut from the frame just encoded, not from a second encoding
+                    copy.frames, copy.next_frag = self._frames_for(copy, link, now, data), 0
                 queue.push(copy, env.priority, front=True)
                 self._send_next_data(link, now, out)
                 continue
