@@ -148,9 +148,10 @@ def test_the_fast_lane_is_taken_for_a_plain_relayed_message() -> None:
 
 def test_a_message_cut_in_fragments_on_the_in_line_path_is_encoded_once() -> None:
     fast, slow = _cores(telemetry=False)
-    _step(fast, slow, "a small one first (the link's adverts go out)",
-          lambda c: c.handle_frames([("ab", _data(9, "e", 3, 600.0, (0, 32), 10, "b"))], 1.0))
-    frame = _data(8, "e", 3, 600.0, (0, 32), 2000, "b")     # 2 KB to e: over the 300-byte link "ae"
+    _step(fast, slow, "a first message", lambda c: c.handle_frames([("ab", _data(9, "e", 3, 600.0, (0, 32), 10, "b"))], 1.0))
+    # at 2.0 the fast core sends this 2 KB copy (over the 300-byte link "ae") from the in-line
+    # loop of _pump_data, which encoded it twice before the change (the count was [2, 1])
+    frame = _data(8, "e", 3, 600.0, (0, 32), 2000, "b")
     calls = []
 
     def counted(c: NodeCore) -> list:
