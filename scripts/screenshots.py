@@ -115,8 +115,7 @@ class Browser:
         (a folded sidebar would otherwise stay folded)."""
         if self._page is not None:
             self._page.close()
-        self._page = OfflinePage(self._browser, VIEWPORT)
-        self._page.outside, self._page.errors = self.outside, self.errors
+        self._page = OfflinePage(self._browser, VIEWPORT, outside=self.outside, errors=self.errors)
         self.page = self._page.page
 
     def close(self) -> None:

@@ -361,8 +361,9 @@ class Store:
     def load(self, now: float, *, seen_max: int | None = None) -> StoredState:
         """Read back everything committed: the state a restarted node resumes from.
 
-        Seen ids already expired at ``now`` are left out; with ``seen_max``, only that many,
-        those that expire last (what the node keeps in memory, ``NodeConfig.seen_ids_max``).
+        Seen ids already expired at ``now`` are left out; with ``seen_max``, only the ``seen_max``
+        rows that expire last (what the node keeps in memory, ``NodeConfig.seen_ids_max``): at
+        most that many ids, fewer when some of them were remembered twice.
         """
         conn = self._live()
         try:

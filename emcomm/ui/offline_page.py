@@ -26,11 +26,13 @@ def chromium_path() -> str | None:
 class OfflinePage:
     """A fresh browser context and page on ``browser`` (a Playwright Browser) whose requests
     to anywhere but loopback (or data:/blob:/about:) are aborted and listed in ``outside``;
-    script errors are listed in ``errors``."""
+    script errors are listed in ``errors``. Pass lists of your own to gather them over
+    several pages."""
 
-    def __init__(self, browser: Any, viewport: tuple[int, int]):
-        self.outside: list[str] = []
-        self.errors: list[str] = []
+    def __init__(self, browser: Any, viewport: tuple[int, int], *, outside: list[str] | None = None,
+                 errors: list[str] | None = None):
+        self.outside: list[str] = [] if outside is None else outside
+        self.errors: list[str] = [] if errors is None else errors
         self.ctx = browser.new_context(viewport={"width": viewport[0], "height": viewport[1]})
         self.ctx.route("**/*", self._route)
         self.page = self.ctx.new_page()
